@@ -1,0 +1,3 @@
+"""A retrieval FAQ chatbot: TF-IDF + fuzzy matching over an editable knowledge file."""
+
+__version__ = "0.1.0"

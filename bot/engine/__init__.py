@@ -1,0 +1,1 @@
+"""Matching: normalise text, index every phrasing, score candidates, decide what to reply."""

@@ -1,0 +1,60 @@
+"""Engine: a fitted index (+ optional entry classifier) and the model's weights and thresholds.
+
+Pure: it is given a Knowledge and ModelParams and never reads files or settings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.engine.classifier import EntryClassifier
+from bot.engine.decide import Match, Scored, decide
+from bot.engine.index import FaqIndex
+from bot.engine.model import DEFAULT_PARAMS, ModelParams
+from bot.engine.text import clean, words
+from bot.knowledge.model import Knowledge
+
+
+class Engine:
+    """Matches queries against one knowledge base."""
+
+    def __init__(self, knowledge: Knowledge, params: ModelParams = DEFAULT_PARAMS, *,
+                 index: FaqIndex | None = None, classifier: EntryClassifier | None = None):
+        self.knowledge = knowledge
+        self.params = params
+        self.index = index or FaqIndex().fit(knowledge.entries, knowledge.synonyms)
+        if classifier is None and params.use_classifier:
+            classifier = EntryClassifier(C=params.classifier_c).fit(self.index)
+        self.classifier = classifier
+
+    def rank(self, query: str) -> tuple[list[Scored], tuple[str, ...]]:
+        """All shortlisted candidates with their confidence, best first."""
+        proba = None
+        if self.classifier is not None and self.params.use_classifier:
+            proba = self.classifier.predict_proba([query])
+        found = self.index.candidates([query], classifier_proba=proba)[0]
+        confidence = self.params.confidence(found.features)
+        order = np.argsort(-confidence, kind="stable")
+        entries = self.knowledge.entries
+        ranked = []
+        for r in order:
+            e = int(found.entries[r])
+            ranked.append(Scored(
+                entry=entries[e], confidence=float(confidence[r]),
+                phrasing=_phrasing_text(entries[e], int(self.index.entry_starts_[e]),
+                                        int(found.best_phrasing[r])),
+                terms=tuple(self.index.explain_terms(found.query_tokens, e))))
+        return ranked, found.query_tokens
+
+    def match(self, query: str) -> Match:
+        """Decide how to reply to `query`."""
+        if not words(clean(query)):
+            return Match("invalid")
+        ranked, _ = self.rank(query)
+        return decide(ranked, self.params.thresholds)
+
+
+def _phrasing_text(entry, first_phrasing: int, phrasing: int) -> str:
+    offset = phrasing - first_phrasing if phrasing >= 0 else 0
+    phrasings = entry.phrasings
+    return phrasings[offset] if 0 <= offset < len(phrasings) else entry.question

@@ -1,0 +1,141 @@
+"""Text normalisation shared by indexing and querying.
+
+`clean` makes any Unicode safe and comparable; `Normalizer` turns cleaned text into matching
+tokens: synonyms rewritten to one term, unknown words corrected to known ones, word forms
+stemmed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+import snowballstemmer
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+# Characters that change nothing visible but defeat matching (and can smuggle mentions).
+INVISIBLE_CODEPOINTS = (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
+                        0xFEFF, 0x00AD, 0x034F, 0x061C, 0x180E)
+_INVISIBLE = dict.fromkeys(INVISIBLE_CODEPOINTS, " ")
+_DROP_INVISIBLE = dict.fromkeys(INVISIBLE_CODEPOINTS)
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+MAX_QUERY_CHARS = 1000  # longer input is cut before matching; no FAQ question is this long
+
+# Function words: kept for TF-IDF (IDF already discounts them) but not counted as content
+# when measuring how much of a query the knowledge base covers.
+STOPWORDS = frozenset("""
+a about above after again all also am an and any are as at be because been before being
+below between both but by can could did do does doing don down during each few for from
+further get got had has have having he her here hers him his how i if in into is it its just
+know let like me more most my no nor not now of off on once only or other our out over own
+really same she should so some such than that the their them then there these they this
+those through to too under until up very was we were what when where which while who whom
+why will with would you your yours im ive id dont doesnt isnt whats hows thats theres cant
+wont pls please hi hey hello thanks thank tell want need think anyone someone ok okay
+""".split())
+
+
+def clean(text: str) -> str:
+    """NFKC, no invisible/bidi/control characters, casefolded, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text[: MAX_QUERY_CHARS * 4]).translate(_INVISIBLE)
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    return " ".join(text.casefold().split())[:MAX_QUERY_CHARS]
+
+
+def strip_invisible(text: str) -> str:
+    """NFKC (full-width ＠ becomes @) without zero-width or bidi characters; case kept."""
+    return unicodedata.normalize("NFKC", text).translate(_DROP_INVISIBLE)
+
+
+def words(text: str) -> list[str]:
+    """Word tokens of cleaned text; apostrophes dropped ("what's" -> "whats"), no punctuation."""
+    return [w.replace("'", "").replace("’", "") for w in _WORD.findall(text)]
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+class Normalizer:
+    """Cleaned text -> matching tokens (synonyms, spelling correction, stems).
+
+    Parameters
+    ----------
+    synonyms : mapping of canonical term -> variants (as written in the knowledge file).
+    spelling_min_length : words at least this long that are not in the vocabulary are
+        replaced by the closest known word, if one is within `spelling_max_distance` edits.
+    """
+
+    def __init__(self, synonyms: Mapping[str, Iterable[str]] | None = None, *,
+                 spelling_min_length: int = 4, spelling_max_distance: int = 2):
+        self.synonyms = synonyms or {}
+        self.spelling_min_length = spelling_min_length
+        self.spelling_max_distance = spelling_max_distance
+
+    def fit(self, texts: Iterable[str]) -> Normalizer:
+        """Learn the vocabulary (surface words) from the indexed texts."""
+        self.phrases_: dict[tuple[str, ...], list[str]] = {}
+        for term, variants in self.synonyms.items():
+            target = words(clean(term))
+            for variant in variants:
+                key = tuple(words(clean(variant)))
+                if key and tuple(target) != key:
+                    self.phrases_[key] = target
+        self.longest_phrase_ = max((len(k) for k in self.phrases_), default=1)
+        vocabulary = {w for text in texts for w in words(clean(text))}
+        vocabulary |= {w for key in self.phrases_ for w in key}
+        vocabulary |= {w for target in self.phrases_.values() for w in target}
+        self.vocabulary_ = frozenset(vocabulary)
+        self.spellable_ = sorted(w for w in vocabulary
+                                 if len(w) >= self.spelling_min_length and w.isalpha())
+        self._corrections: dict[str, str] = {}
+        return self
+
+    def correct(self, word: str) -> str:
+        """The closest known word for an unknown one (or the word itself)."""
+        if (word in self.vocabulary_ or len(word) < self.spelling_min_length
+                or not word.isalpha()):
+            return word
+        cached = self._corrections.get(word)
+        if cached is None:
+            cutoff = 1 if len(word) < 7 else self.spelling_max_distance
+            best = process.extractOne(word, self.spellable_, scorer=Levenshtein.distance,
+                                      score_cutoff=cutoff)
+            cached = best[0] if best else word
+            if len(self._corrections) < 100_000:
+                self._corrections[word] = cached
+        return cached
+
+    def rewrite(self, tokens: list[str]) -> list[str]:
+        """Replace synonym variants (longest first) by their canonical term."""
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            for size in range(min(self.longest_phrase_, len(tokens) - i), 0, -1):
+                target = self.phrases_.get(tuple(tokens[i:i + size]))
+                if target is not None:
+                    out.extend(target)
+                    i += size
+                    break
+            else:
+                out.append(tokens[i])
+                i += 1
+        return out
+
+    def tokens(self, text: str) -> list[str]:
+        """Matching tokens: cleaned, spelling-corrected, synonyms rewritten, stemmed."""
+        raw = [self.correct(w) for w in words(clean(text))]
+        return _STEMMER.stemWords(self.rewrite(raw))
+
+    def __call__(self, text: str) -> str:
+        """Matching tokens joined by spaces (what the vectorizers see)."""
+        return " ".join(self.tokens(text))
+
+
+def content_tokens(tokens: Iterable[str]) -> set[str]:
+    """The tokens that carry meaning (not function words, not single characters)."""
+    return {t for t in tokens if len(t) > 1 and t not in _STEMMED_STOPWORDS}
+
+
+_STEMMED_STOPWORDS = frozenset(_STEMMER.stemWords(list(STOPWORDS))) | STOPWORDS

@@ -1,0 +1,163 @@
+"""Turn a FAQ text document into question/answer pairs and a draft knowledge file.
+
+Three layouts are recognised: Markdown (`## question` headings), `Q: ... / A: ...` text, and the
+scraped "people also ask" layout (a line ending in "?" followed by its answer lines).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import FoldedScalarString
+
+from bot.knowledge.loader import phrasing_key
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>\S.*?)\s*#*\s*$")
+_Q_LINE = re.compile(r"^\s*(?:Q|Question)\s*[:.)]\s*(?P<text>.*)$", re.IGNORECASE)
+_A_LINE = re.compile(r"^\s*(?:A|Answer)\s*[:.)]\s*(?P<text>.*)$", re.IGNORECASE)
+MAX_QUESTION_WORDS = 30  # longer lines ending in "?" are answer text, not questions
+DEFAULT_DISCLAIMER = ("This is general information, not medical advice. Talk to your own "
+                      "clinician before making any decision about treatment.")
+
+
+@dataclass(frozen=True)
+class FaqPair:
+    """One question and its answer as found in a document (line is 1-based)."""
+
+    question: str
+    answer: str
+    line: int
+
+
+def detect_layout(text: str) -> str:
+    """'markdown', 'qa' or 'lines' (question lines ending in '?')."""
+    lines = text.splitlines()
+    if sum(bool(_HEADING.match(line)) for line in lines) >= 1 and any(
+            _HEADING.match(line) and line.rstrip().endswith("?") for line in lines):
+        return "markdown"
+    if any(_Q_LINE.match(line) for line in lines) and any(_A_LINE.match(line) for line in lines):
+        return "qa"
+    return "lines"
+
+
+def parse_faq(text: str, *, layout: str | None = None) -> list[FaqPair]:
+    """Every question/answer pair in the document, in order; questions without answers skipped."""
+    layout = layout or detect_layout(text)
+    parser = {"markdown": _parse_markdown, "qa": _parse_qa, "lines": _parse_lines}[layout]
+    return [pair for pair in parser(text.splitlines()) if pair.question and pair.answer]
+
+
+def _join(parts: list[str]) -> str:
+    return " ".join(" ".join(part.split()) for part in parts if part.strip())
+
+
+def _is_question_line(line: str) -> bool:
+    stripped = line.strip()
+    return stripped.endswith("?") and len(stripped.split()) <= MAX_QUESTION_WORDS
+
+
+def _parse_lines(lines: list[str]) -> list[FaqPair]:
+    pairs: list[FaqPair] = []
+    question, start, answer = None, 0, []
+    for number, line in enumerate(lines, start=1):
+        if _is_question_line(line):
+            if question is not None:
+                pairs.append(FaqPair(question, _join(answer), start))
+            question, start, answer = line.strip(), number, []
+        elif question is not None:
+            answer.append(line)
+    if question is not None:
+        pairs.append(FaqPair(question, _join(answer), start))
+    return pairs
+
+
+def _parse_markdown(lines: list[str]) -> list[FaqPair]:
+    pairs: list[FaqPair] = []
+    question, start, answer = None, 0, []
+    for number, line in enumerate(lines, start=1):
+        match = _HEADING.match(line)
+        if match:
+            if question is not None:
+                pairs.append(FaqPair(question, _join(answer), start))
+            text = match.group("text")
+            # Headings that are not questions (a document title, a section) start no pair.
+            question, start, answer = (text, number, []) if text.endswith("?") else (None, 0, [])
+        elif question is not None:
+            answer.append(line)
+    if question is not None:
+        pairs.append(FaqPair(question, _join(answer), start))
+    return pairs
+
+
+def _parse_qa(lines: list[str]) -> list[FaqPair]:
+    pairs: list[FaqPair] = []
+    question: list[str] | None = None
+    answer: list[str] | None = None
+    start = 0
+
+    def flush() -> None:
+        if question is not None:
+            pairs.append(FaqPair(_join(question), _join(answer or []), start))
+
+    for number, line in enumerate(lines, start=1):
+        q, a = _Q_LINE.match(line), _A_LINE.match(line)
+        if q:
+            flush()
+            question, answer, start = [q.group("text")], None, number
+        elif a and question is not None:
+            answer = [a.group("text")]
+        elif answer is not None:
+            answer.append(line)
+        elif question is not None:
+            question.append(line)
+    flush()
+    return pairs
+
+
+def slugify(text: str, *, max_length: int = 60) -> str:
+    """A lower-case hyphenated id from a question."""
+    words = re.sub(r"[^a-z0-9]+", " ", text.casefold()).split()
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > max_length:
+            break
+        slug = candidate
+    return slug or "entry"
+
+
+def draft_knowledge(pairs: list[FaqPair], *, title: str, source: str) -> str:
+    """A knowledge-file draft (YAML text) holding the pairs, ready for editing and `check`."""
+    used: set[str] = set()
+    entries: list[dict] = []
+    by_question: dict[str, dict] = {}
+    for pair in pairs:
+        same = by_question.get(phrasing_key(pair.question))
+        if same is not None:
+            # A repeated question keeps one entry holding both answers, so none is lost.
+            same["answer"] = FoldedScalarString(f"{same['answer']}\n\n{pair.answer}")
+            same["source"] += f" + line {pair.line}"
+            continue
+        base = slug = slugify(pair.question)
+        counter = 2
+        while slug in used:
+            slug, counter = f"{base}-{counter}", counter + 1
+        used.add(slug)
+        entries.append({"id": slug, "question": pair.question, "alternates": [],
+                        "answer": FoldedScalarString(pair.answer),
+                        "source": f"{source} line {pair.line}"})
+        by_question[phrasing_key(pair.question)] = entries[-1]
+    document = {"title": title, "description": f"Imported from {source}.",
+                "disclaimer": DEFAULT_DISCLAIMER, "source": source, "synonyms": {},
+                "entries": entries}
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 96
+    buffer = io.StringIO()
+    buffer.write("# Draft made by `python -m bot import`: add alternates, check the answers, then\n"
+                 "# run `python -m bot check` on this file.\n")
+    yaml.dump(document, buffer)
+    return buffer.getvalue()
