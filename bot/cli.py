@@ -4,6 +4,7 @@ turn its exceptions into one-line messages and exit codes."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -88,7 +89,8 @@ def _ask(prompt: str, read: Callable[[str], str]) -> str:
         return ""
 
 
-def cmd_add(args: argparse.Namespace, read: Callable[[str], str] = input) -> int:
+def cmd_add(args: argparse.Namespace, read: Callable[[str], str] | None = None) -> int:
+    read = read or input
     interactive = sys.stdin.isatty() or args.interactive
     question, answer, alternates = args.question, args.answer, list(args.alternate or [])
     if (not question or not answer) and not interactive:
@@ -113,6 +115,84 @@ def cmd_add(args: argparse.Namespace, read: Callable[[str], str] = input) -> int
     _print_problems(warnings)
     print(f"{args.file}: added entry {entry['id']!r}", file=sys.stderr)
     return EXIT_OK
+
+
+def _load(args: argparse.Namespace):
+    """Engine for --knowledge (or the bundled file); notices go to stderr once."""
+    from bot.runtime import load_engine
+
+    try:
+        loaded = load_engine(args.knowledge)
+    except KnowledgeError as exc:
+        _print_problems([p for p in exc.problems if p.severity == "error"], sys.stderr)
+        raise CliError(f"{args.knowledge}: cannot load the knowledge file") from exc
+    for notice in loaded.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    return loaded.engine
+
+
+def _conversation(engine):
+    from bot.conversation import Conversation
+
+    return Conversation(engine)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    import json
+
+    conversation = _conversation(_load(args))
+    if args.question:
+        reply = conversation.reply("ask", " ".join(args.question))
+        if args.json:
+            print(json.dumps(reply.to_dict(), ensure_ascii=False))
+        else:
+            print(reply.text)
+        return EXIT_OK
+    # Batch: one query per line in, one JSON object per line out, in order, flushed.
+    for number, line in enumerate(sys.stdin):
+        key = "batch" if args.session else ("batch", number)
+        reply = conversation.reply(key, line.rstrip("\n"))
+        sys.stdout.write(json.dumps(reply.to_dict(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.repl import Repl
+    from bot.runtime import load_engine
+
+    engine = _load(args)
+
+    def reload():
+        try:
+            loaded = load_engine(args.knowledge)
+        except KnowledgeError as exc:
+            return None, [str(p) for p in errors_in(exc.problems)]
+        return loaded.engine, list(loaded.notices)
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401  (line editing and history for input())
+    return Repl(_conversation(engine), stdin=sys.stdin, stdout=sys.stdout,
+                interactive=interactive, reload=reload).run()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.evaluate import evaluate_dataset, evaluate_file
+
+    if args.file.is_dir():
+        evaluate_dataset(args.file)
+        return EXIT_OK
+    if not args.file.exists():
+        raise CliError(f"{args.file}: not found")
+    evaluate_file(args.file, _conversation(_load(args)))
+    return EXIT_OK
+
+
+def _knowledge_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--knowledge", type=Path, default=paths.DEFAULT_KNOWLEDGE,
+                        help="knowledge file (default: the bundled one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,15 +225,32 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--interactive", action="store_true",
                      help="prompt for missing fields even when stdin is not a terminal")
     add.set_defaults(handler=cmd_add)
+
+    ask = sub.add_parser("ask", help="answer one question, or one per stdin line as JSON")
+    ask.add_argument("question", nargs="*", help="the question (none: read stdin lines)")
+    ask.add_argument("--json", action="store_true", help="print the reply as one JSON object")
+    ask.add_argument("--session", action="store_true",
+                     help="batch mode: keep one conversation across lines (default: each line "
+                     "on its own)")
+    _knowledge_option(ask)
+    ask.set_defaults(handler=cmd_ask)
+
+    chat = sub.add_parser("chat", help="chat in the terminal (the default command)")
+    _knowledge_option(chat)
+    chat.set_defaults(handler=cmd_chat)
+
+    evaluate = sub.add_parser("eval", help="measure on a labelled JSONL file or benchmark folder")
+    evaluate.add_argument("file", type=Path)
+    _knowledge_option(evaluate)
+    evaluate.set_defaults(handler=cmd_eval)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return EXIT_OK
+    if not getattr(args, "handler", None):  # no command: chat on the bundled knowledge
+        args = parser.parse_args(["chat", *(argv or [])])
     try:
         return args.handler(args)
     except CliError as exc:

@@ -135,15 +135,18 @@ class Conversation:
         number = smalltalk.picked_number(message)
         if options and number is not None:
             if 1 <= number <= len(options):
-                return self._answer_entry(options[number - 1].entry, route="followup")
+                return self._answer_entry(options[number - 1].entry, route="followup",
+                                          terms=last.terms if last else ())
             return Reply("invalid", f"Please pick a number from 1 to {len(options)}, or ask "
                          "a new question.", route="followup", suggestions=options)
         if options:
             for option in options:
                 if fuzz.ratio(clean(message), clean(option.question)) >= 90:
-                    return self._answer_entry(option.entry, route="followup")
+                    return self._answer_entry(option.entry, route="followup",
+                                              terms=last.terms if last else ())
         if options and len(options) == 1 and smalltalk.is_match(smalltalk.YES, message):
-            return self._answer_entry(options[0].entry, route="followup")
+            return self._answer_entry(options[0].entry, route="followup",
+                                      terms=last.terms if last else ())
         if options and smalltalk.is_match(smalltalk.NO, message):
             return Reply("chitchat", "OK. Try asking in other words, or type “help” for "
                          "examples.", route="followup")
@@ -171,11 +174,11 @@ class Conversation:
                   "terms": best.terms if best else ()}
         if match.status == "clarify":
             if len(suggestions) == 1:
-                lead = f"Did you mean: “{suggestions[0].question}”? Reply “yes” or ask again."
+                text = (f"Did you mean: “{suggestions[0].question}”?\n"
+                        "Reply “yes” to see the answer, or ask in other words.")
             else:
-                lead = "I'm not sure which of these you mean:"
-            text = _options_text(lead, suggestions, "Reply with a number, or ask in other words."
-                                 if len(suggestions) > 1 else "")
+                text = _options_text("I'm not sure which of these you mean:", suggestions,
+                                     "Reply with a number, or ask in other words.")
             return Reply("clarify", self._with_disclaimer(text), **common)
         lead = UNKNOWN.format(topic=self.topic)
         text = _options_text(lead + (" Related questions I can answer:" if suggestions else
@@ -196,15 +199,13 @@ class Conversation:
                      confidence=confidence, disclaimer=self._disclaimer(),
                      matched_phrasing=scored.phrasing, terms=scored.terms, lead=lead)
 
-    def _answer_entry(self, entry_id: str, *, route: str) -> Reply:
+    def _answer_entry(self, entry_id: str, *, route: str, terms: tuple[str, ...] = ()
+                      ) -> Reply:
         entry = self.knowledge.get(entry_id)
         if entry is None:  # the knowledge was reloaded without this entry
             return Reply("unknown", "That question is no longer in the knowledge base. "
                          "Please ask again.", route=route)
-        ranked, _ = self.engine.rank(entry.question)
-        scored = next((s for s in ranked if s.entry.id == entry_id),
-                      Scored(entry, 1.0, entry.question))
-        return self._answer_reply(Scored(entry, 1.0, scored.phrasing, scored.terms), 1.0, route)
+        return self._answer_reply(Scored(entry, 1.0, entry.question, terms), 1.0, route)
 
     def related(self, entry_id: str, n: int = 3) -> tuple[Suggestion, ...]:
         """Entries close to `entry_id` (shared tags first, then by matching its text)."""
@@ -237,10 +238,10 @@ class Conversation:
         elif last.suggestions:
             parts.append(f"My best guess was “{last.suggestions[0].question}”, but I was not "
                          "sure enough to answer it outright.")
-        if last.matched_phrasing:
-            parts.append(f"The closest stored phrasing was “{last.matched_phrasing}”.")
         if last.route == "followup":
             parts.append("You picked it from my suggestions.")
+        elif last.matched_phrasing:
+            parts.append(f"The closest stored phrasing was “{last.matched_phrasing}”.")
         else:
             parts.append(f"Confidence: {last.confidence:.0%}.")
         if last.terms:

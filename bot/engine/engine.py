@@ -43,7 +43,7 @@ class Engine:
                 entry=entries[e], confidence=float(confidence[r]),
                 phrasing=_phrasing_text(entries[e], int(self.index.entry_starts_[e]),
                                         int(found.best_phrasing[r])),
-                terms=tuple(self.index.explain_terms(found.query_tokens, e))))
+                terms=tuple(self.index.explain_terms(query, e))))
         return ranked, found.query_tokens
 
     def match(self, query: str) -> Match:

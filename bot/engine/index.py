@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.engine.text import Normalizer, clean, content_tokens
+from bot.engine.text import Normalizer, clean, content_tokens, words
 from bot.knowledge.model import Entry
 
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
@@ -230,9 +230,13 @@ class FaqIndex:
         return Candidates(entries=top, features=rows, best_phrasing=best_phrasing,
                           query_tokens=tuple(tokens))
 
-    def explain_terms(self, query_tokens: Sequence[str], entry: int, *, limit: int = 5
-                      ) -> list[str]:
-        """The query's content terms that also occur in the entry, rarest first."""
+    def explain_terms(self, query: str, entry: int, *, limit: int = 5) -> list[str]:
+        """The query's own words whose matching tokens occur in the entry, rarest first."""
         counts = self.entry_counts_[entry]
-        shared = {t for t in content_tokens(query_tokens) if counts.get(t)}
-        return sorted(shared, key=lambda t: -self.token_idf_.get(t, self.max_idf_))[:limit]
+        found: dict[str, float] = {}
+        for word in words(clean(query)):
+            tokens = content_tokens(self.normalizer_.tokens(word))
+            shared = [t for t in tokens if counts.get(t)]
+            if shared and word not in found:
+                found[word] = max(self.token_idf_.get(t, self.max_idf_) for t in shared)
+        return sorted(found, key=lambda w: -found[w])[:limit]

@@ -249,7 +249,7 @@ def _entries(data: CommentedMap, out: _Collector) -> list[Entry]:
         return []
     entries: list[Entry] = []
     seen_ids: dict[str, int] = {}
-    seen_phrasings: dict[str, str] = {}
+    seen_phrasings: dict[str, tuple[int, str]] = {}
     for index, item in enumerate(node):
         pos = _item_pos(node, index)
         if not isinstance(item, CommentedMap):
@@ -265,7 +265,7 @@ def _entries(data: CommentedMap, out: _Collector) -> list[Entry]:
         alternates = _string_list(item, "alternates", out, entry_id)
         tags = _string_list(item, "tags", out, entry_id)
         source = _string(item, "source", out, required=False, entry_id=entry_id)
-        _check_phrasings(item, entry_id, question, alternates, seen_phrasings, out)
+        _check_phrasings(item, (index, entry_id), question, alternates, seen_phrasings, out)
         _check_answer(item, entry_id, answer, out)
         line = pos[0] + 1 if pos else None
         entries.append(Entry(id=entry_id, question=question, answer=answer,
@@ -290,9 +290,10 @@ def _entry_id(item: CommentedMap, out: _Collector, fallback: str,
     return raw
 
 
-def _check_phrasings(item: CommentedMap, entry_id: str, question: str,
-                     alternates: tuple[str, ...], seen: dict[str, str],
+def _check_phrasings(item: CommentedMap, owner: tuple[int, str], question: str,
+                     alternates: tuple[str, ...], seen: dict[str, tuple[int, str]],
                      out: _Collector) -> None:
+    entry_id = owner[1]
     local: set[str] = set()
     for field, text in [("question", question)] + [("alternates", a) for a in alternates]:
         key = phrasing_key(text)
@@ -309,10 +310,10 @@ def _check_phrasings(item: CommentedMap, entry_id: str, question: str,
                         entry_id=entry_id, field=field)
             continue
         local.add(key)
-        if key in seen and seen[key] != entry_id:
-            out.error(f"{text!r} is also a phrasing of entry {seen[key]!r}", pos=pos,
+        if key in seen and seen[key] != owner:
+            out.error(f"{text!r} is also a phrasing of entry {seen[key][1]!r}", pos=pos,
                       entry_id=entry_id, field=field)
-        seen.setdefault(key, entry_id)
+        seen.setdefault(key, owner)
 
 
 _TERMINAL = ('.', '!', '?', '"', "'", '”', '’', ')')

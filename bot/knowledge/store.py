@@ -48,17 +48,18 @@ def _entries_block_end(text: str) -> tuple[int, int]:
     start = next((i for i, line in enumerate(lines) if re.match(r"^entries\s*:", line)), None)
     if start is None:
         raise KnowledgeError([Problem("error", "no top-level `entries:` block to append to")])
-    end, indent = len(lines), 2
+    end, indent = len(lines), None
     for i in range(start + 1, len(lines)):
         line = lines[i]
-        if re.match(r"^\s*-\s", line) and indent == 2:
+        if indent is None and re.match(r"^\s*-\s", line):
             indent = len(line) - len(line.lstrip())
         if line.strip() and not line.startswith((" ", "\t", "-", "#")):
             end = i  # the next top-level key
             break
-    while end > start + 1 and not lines[end - 1].strip():
-        end -= 1  # keep trailing blank lines after the new entry
-    return end, indent
+    # Blank lines and column-0 comments just before the next key stay after the new entry.
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1
+    return end, 2 if indent is None else indent
 
 
 def add_entry_text(text: str, entry: dict) -> str:

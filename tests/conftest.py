@@ -1,0 +1,73 @@
+"""Shared fixtures: a tiny knowledge file, the shipped one, and `../shared` when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SHIPPED = ROOT / "knowledge" / "ketamine.yaml"
+
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "eval").is_dir(),
+    reason="needs ../shared (the eval and seed files); a bare clone has no ../shared")
+
+TINY = """\
+# A tiny knowledge base for tests.
+title: Tea FAQ
+description: Questions about tea.
+disclaimer: General information only, not medical advice.
+source: written for the tests
+synonyms:
+  tea: [chai, cuppa]
+  caffeine: [caffiene]
+entries:
+  - id: green-tea-caffeine
+    question: Does green tea have caffeine?
+    alternates:
+      - caffeine in green tea
+      - is there caffeine in green tea
+      - green tea caffeine content
+      - will green tea keep me awake
+    answer: Green tea contains caffeine, usually less than coffee.
+    tags: [caffeine]
+  - id: brew-time
+    question: How long should I steep tea?
+    alternates:
+      - steeping time
+      - how many minutes to brew tea
+      - how long do i leave the tea bag in
+      - brewing time for black tea
+    answer: Steep black tea for three to five minutes and green tea for two to three.
+    tags: [brewing]
+  - id: water-temperature
+    question: What water temperature is best for tea?
+    alternates:
+      - how hot should the water be
+      - boiling water for green tea
+      - best temperature to brew tea
+      - should tea water be boiling
+    answer: Use boiling water for black tea and water around 80 degrees Celsius for green tea.
+    tags: [brewing]
+"""
+
+
+@pytest.fixture
+def tiny_text() -> str:
+    return TINY
+
+
+@pytest.fixture
+def tiny_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tea.yaml"
+    path.write_text(TINY, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shipped_knowledge():
+    from bot.knowledge import load_knowledge
+
+    return load_knowledge(SHIPPED)
