@@ -18,6 +18,8 @@ from pathlib import Path
 from bot import paths
 from bot.cli import run_check
 from bot.conversation import Conversation
+from bot.conversation.safety import is_crisis, is_personal_decision
+from bot.conversation.smalltalk import small_talk_kind
 from bot.engine.training import calibrate
 from bot.evaluate import evaluate_dataset, evaluate_file
 from bot.knowledge import errors_in
@@ -41,6 +43,10 @@ class Progress:
                   flush=True)
 
 
+def routed_before_retrieval(text: str) -> bool:
+    return is_crisis(text) or is_personal_decision(text) or small_talk_kind(text) is not None
+
+
 def train(knowledge_path: Path, negatives_path: Path, model_path: Path) -> int:
     knowledge, problems = run_check(knowledge_path)
     for problem in problems:
@@ -53,8 +59,13 @@ def train(knowledge_path: Path, negatives_path: Path, model_path: Path) -> int:
     except OSError as exc:
         print(f"{negatives_path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    # Questions the conversation layer routes before retrieval (personal medical decisions,
+    # crisis, small talk) never reach the thresholds, so they do not calibrate them.
+    reaching = [q for q in negatives if not routed_before_retrieval(q)]
     print(f"training on {knowledge_path.name}: {len(knowledge)} entries, "
-          f"{len(negatives)} out-of-scope questions")
+          f"{len(reaching)} out-of-scope questions ({len(negatives) - len(reaching)} more are "
+          "handled before retrieval)")
+    negatives = reaching
     try:
         params, report = calibrate(knowledge, negatives, progress=Progress())
     except ValueError as exc:

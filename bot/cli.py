@@ -190,6 +190,62 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """Group the query log into suggestions, or apply the accepted ones (--apply)."""
+    import os
+
+    from bot import review
+    from bot.knowledge.edit import add_many_alternates
+    from bot.querylog import read_log
+
+    knowledge, problems = read_knowledge(args.knowledge)
+    if knowledge is None:
+        _print_problems(errors_in(problems), sys.stderr)
+        raise CliError(f"{args.knowledge}: cannot load the knowledge file")
+    if args.apply:
+        try:
+            additions, questions = review.accepted(args.apply.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise CliError(f"{args.apply}: {getattr(exc, 'strerror', None) or exc}") from exc
+        additions, skipped = review.without_existing(knowledge, additions)
+        for query in skipped:
+            print(f"already there, skipped: {query!r}", file=sys.stderr)
+        if additions:
+            try:
+                _print_problems(add_many_alternates(args.knowledge, additions,
+                                                    extra_checks=knowledge_checks))
+            except KnowledgeError as exc:
+                _print_problems(exc.problems)
+                raise CliError(f"{args.knowledge}: not changed "
+                               f"({len(errors_in(exc.problems))} error(s))") from exc
+        for entry_id, added in additions.items():
+            print(f"{args.knowledge}: {entry_id}: added {len(added)} alternate(s)",
+                  file=sys.stderr)
+        for question in questions:
+            print(f"new question to write an answer for: python -m bot add --question "
+                  f"{question!r}", file=sys.stderr)
+        if not additions and not questions:
+            print(f"{args.apply}: nothing accepted (set `accept: true` on items)",
+                  file=sys.stderr)
+        return EXIT_OK
+    log_path = args.log or Path(os.environ.get("FAQBOT_QUERY_LOG") or "query_log.jsonl")
+    try:
+        items = review.logged_queries(read_log(log_path))
+    except OSError as exc:
+        raise CliError(f"{log_path}: cannot read: {exc.strerror or exc}") from exc
+    if not items:
+        print(f"{log_path}: no logged queries to review", file=sys.stderr)
+        return EXIT_OK
+    groups = review.group_queries(knowledge, items)
+    print(f"{len(groups)} group(s) from {sum(c for _, c in items)} logged queries "
+          f"({len(items)} distinct) in {log_path}")
+    review.print_groups(groups, sys.stdout)
+    atomic_write(args.out, review.suggestions_yaml(groups, source=str(log_path)))
+    print(f"wrote {args.out}: set `accept: true` on what you want, then run "
+          f"`python -m bot review --apply {args.out}`", file=sys.stderr)
+    return EXIT_OK
+
+
 def _knowledge_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--knowledge", type=Path, default=paths.DEFAULT_KNOWLEDGE,
                         help="knowledge file (default: the bundled one)")
@@ -243,6 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", type=Path)
     _knowledge_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
+    review = sub.add_parser("review", help="group the query log into suggested alternates "
+                            "and new questions; --apply adds the accepted ones")
+    review.add_argument("--log", type=Path, help="query log (default: $FAQBOT_QUERY_LOG or "
+                        "query_log.jsonl)")
+    review.add_argument("--out", type=Path, default=Path("suggestions.yaml"),
+                        help="suggestions file to write (default: suggestions.yaml)")
+    review.add_argument("--apply", type=Path, metavar="SUGGESTIONS",
+                        help="add the accepted alternates of a reviewed suggestions file")
+    _knowledge_option(review)
+    review.set_defaults(handler=cmd_review)
     return parser
 
 

@@ -76,7 +76,8 @@ def crisis_ok(prediction: Prediction) -> bool:
 
 def seed_map(knowledge: Knowledge, seed_file: Path = paths.SEED_COPY) -> dict[int, str]:
     pairs = parse_faq(seed_file.read_text(encoding="utf-8"))
-    return seed_to_entries({n: p.answer for n, p in enumerate(pairs, start=1)}, knowledge)
+    return seed_to_entries({n: p.answer for n, p in enumerate(pairs, start=1)}, knowledge,
+                           {n: p.question for n, p in enumerate(pairs, start=1)})
 
 
 def conversation_predict(conversation: Conversation) -> Callable[[str], Prediction]:

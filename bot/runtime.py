@@ -44,7 +44,16 @@ def load_engine(knowledge_path: str | Path = paths.DEFAULT_KNOWLEDGE,
     knowledge = load_knowledge(knowledge_path)
     model_path = Path(model_path) if model_path else paths.model_path_for(knowledge_path)
     params, notices = load_params(knowledge, model_path)
-    return Loaded(Engine(knowledge, params), notices)
+    negatives: list[str] = []
+    if params.use_scope:
+        negatives_path = paths.negatives_path_for(knowledge_path)
+        try:
+            negatives = read_negatives(negatives_path)
+        except OSError as exc:
+            params = DEFAULT_PARAMS
+            notices += (f"{negatives_path}: cannot read ({exc.strerror or exc}): using safe "
+                        "default thresholds",)
+    return Loaded(Engine(knowledge, params, negatives=negatives), notices)
 
 
 def read_negatives(path: str | Path) -> list[str]:

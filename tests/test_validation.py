@@ -30,8 +30,8 @@ def test_broken_indent_is_one_line_with_position(tiny_file, capsys):
 
 
 def test_missing_empty_and_mistyped_fields(tiny_text):
-    text = (tiny_text.replace("    answer: Green tea contains caffeine, usually less than coffee.\n",
-                              "")
+    answer_line = "    answer: Green tea contains caffeine, usually less than coffee.\n"
+    text = (tiny_text.replace(answer_line, "")
             .replace("question: How long should I steep tea?", "question: ''")
             .replace("tags: [brewing]\n", "tags: brewing\n", 1))
     assert problems_of(text) == [

@@ -135,17 +135,17 @@ class Conversation:
         number = smalltalk.picked_number(message)
         if options and number is not None:
             if 1 <= number <= len(options):
-                return self._answer_entry(options[number - 1].entry, route="followup",
+                return self.answer_entry(options[number - 1].entry, route="followup",
                                           terms=last.terms if last else ())
             return Reply("invalid", f"Please pick a number from 1 to {len(options)}, or ask "
                          "a new question.", route="followup", suggestions=options)
         if options:
             for option in options:
                 if fuzz.ratio(clean(message), clean(option.question)) >= 90:
-                    return self._answer_entry(option.entry, route="followup",
+                    return self.answer_entry(option.entry, route="followup",
                                               terms=last.terms if last else ())
         if options and len(options) == 1 and smalltalk.is_match(smalltalk.YES, message):
-            return self._answer_entry(options[0].entry, route="followup",
+            return self.answer_entry(options[0].entry, route="followup",
                                       terms=last.terms if last else ())
         if options and smalltalk.is_match(smalltalk.NO, message):
             return Reply("chitchat", "OK. Try asking in other words, or type “help” for "
@@ -199,7 +199,7 @@ class Conversation:
                      confidence=confidence, disclaimer=self._disclaimer(),
                      matched_phrasing=scored.phrasing, terms=scored.terms, lead=lead)
 
-    def _answer_entry(self, entry_id: str, *, route: str, terms: tuple[str, ...] = ()
+    def answer_entry(self, entry_id: str, *, route: str = "followup", terms: tuple[str, ...] = ()
                       ) -> Reply:
         entry = self.knowledge.get(entry_id)
         if entry is None:  # the knowledge was reloaded without this entry

@@ -1,7 +1,10 @@
-"""A linear classifier over entries, trained on their phrasings.
+"""Linear classifiers over the index's word + character TF-IDF features.
 
-With many phrasings per entry it is the strongest signal; with few it is weak. The fusion
-weights learned by train.py decide how much it counts.
+EntryClassifier: which entry a query belongs to, trained on the phrasings. With many
+phrasings per entry it is the strongest signal; with few it is weak.
+ScopeClassifier: whether a query is in scope at all, trained on the phrasings against the
+shipped out-of-scope questions.
+The fusion weights learned by train.py decide how much each counts.
 """
 
 from __future__ import annotations
@@ -10,44 +13,76 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit, softmax
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
-from bot.engine.index import FaqIndex
+from bot.engine.index import FaqIndex, QueryVectors
+
+
+def _features(word: sp.csr_matrix, char: sp.csr_matrix) -> sp.csr_matrix:
+    return sp.hstack([word, char], format="csr")
+
+
+def _index_features(index: FaqIndex, normalized: Sequence[str]) -> sp.csr_matrix:
+    return _features(index.word_.transform(normalized), index.char_.transform(normalized))
 
 
 class EntryClassifier:
-    """Logistic regression over the index's word + character TF-IDF features."""
+    """Logistic regression over entries."""
 
     def __init__(self, *, C: float = 10.0, max_iter: int = 300):
         self.C = C
         self.max_iter = max_iter
 
-    def _features(self, index: FaqIndex, normalized: Sequence[str]) -> sp.csr_matrix:
-        return sp.hstack([index.word_.transform(normalized), index.char_.transform(normalized)],
-                         format="csr")
-
     def fit(self, index: FaqIndex, rows: Sequence[int] | None = None) -> EntryClassifier:
         """Train on the index's phrasings (or only the phrasings numbered in `rows`)."""
         rows = np.arange(len(index.phrasing_norm_)) if rows is None else np.asarray(rows)
-        texts = [index.phrasing_norm_[j] for j in rows]
         labels = index.phrasing_entry_[rows]
-        self.index_ = index
         self.n_entries_ = index.n_entries
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        self.model_.fit(self._features(index, texts), labels)
+        self.model_.fit(_index_features(index, [index.phrasing_norm_[j] for j in rows]), labels)
+        # Kept dense and transposed: one sparse query row times this is the whole prediction.
+        self.coef_t_ = np.ascontiguousarray(self.model_.coef_.T)
         return self
 
-    def predict_proba_normalized(self, normalized: Sequence[str]) -> np.ndarray:
-        """Probabilities (queries x all entries) for already-normalised texts."""
+    def proba(self, vectors: QueryVectors) -> np.ndarray:
+        """Probabilities (queries x all entries)."""
         if not hasattr(self, "model_"):
             raise NotFittedError("this EntryClassifier is not fitted yet")
-        proba = self.model_.predict_proba(self._features(self.index_, normalized))
-        full = np.zeros((proba.shape[0], self.n_entries_), dtype=np.float64)
-        full[:, self.model_.classes_] = proba
+        X = _features(vectors.word, vectors.char)
+        full = np.zeros((X.shape[0], self.n_entries_))
+        if len(self.model_.classes_) == 2:  # binary models keep a single row of weights
+            full[:, self.model_.classes_] = self.model_.predict_proba(X)
+        else:
+            full[:, self.model_.classes_] = softmax(X @ self.coef_t_ + self.model_.intercept_,
+                                                    axis=1)
         return full
 
-    def predict_proba(self, queries: Sequence[str]) -> np.ndarray:
-        """Probabilities (queries x all entries) for raw query texts."""
-        normalizer = self.index_.normalizer_
-        return self.predict_proba_normalized([normalizer(q) for q in queries])
+
+class ScopeClassifier:
+    """Logistic regression: stored phrasings (in scope) against out-of-scope questions."""
+
+    def __init__(self, *, C: float = 1.0, max_iter: int = 500):
+        self.C = C
+        self.max_iter = max_iter
+
+    def fit(self, index: FaqIndex, negatives: Sequence[str],
+            rows: Sequence[int] | None = None) -> ScopeClassifier:
+        rows = np.arange(len(index.phrasing_norm_)) if rows is None else np.asarray(rows)
+        positives = [index.phrasing_norm_[j] for j in rows]
+        negative_norm = [index.normalizer_(q) for q in negatives]
+        X = _index_features(index, positives + negative_norm)
+        y = np.r_[np.ones(len(positives)), np.zeros(len(negative_norm))]
+        self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter,
+                                         class_weight="balanced")
+        self.model_.fit(X, y)
+        self.coef_ = self.model_.coef_[0]
+        return self
+
+    def proba(self, vectors: QueryVectors) -> np.ndarray:
+        """P(in scope) for each query."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this ScopeClassifier is not fitted yet")
+        X = _features(vectors.word, vectors.char)
+        return expit(X @ self.coef_ + self.model_.intercept_[0])

@@ -45,7 +45,7 @@ def decide(ranked: list[Scored], thresholds: Thresholds) -> Match:
         return Match("unknown")
     top = ranked[0].confidence
     runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
-    if top >= thresholds.answer and top - runner_up >= thresholds.margin:
+    if top >= thresholds.answer and top - runner_up >= thresholds.margin * top:
         return Match("answer", (ranked[0],), top)
     if top >= thresholds.clarify:
         # Offer the leaders that are close to the best, so the options are real alternatives.

@@ -5,9 +5,11 @@ Pure: it is given a Knowledge and ModelParams and never reads files or settings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from bot.engine.classifier import EntryClassifier
+from bot.engine.classifier import EntryClassifier, ScopeClassifier
 from bot.engine.decide import Match, Scored, decide
 from bot.engine.index import FaqIndex
 from bot.engine.model import DEFAULT_PARAMS, ModelParams
@@ -19,31 +21,35 @@ class Engine:
     """Matches queries against one knowledge base."""
 
     def __init__(self, knowledge: Knowledge, params: ModelParams = DEFAULT_PARAMS, *,
-                 index: FaqIndex | None = None, classifier: EntryClassifier | None = None):
+                 negatives: Sequence[str] = (), index: FaqIndex | None = None):
         self.knowledge = knowledge
         self.params = params
         self.index = index or FaqIndex().fit(knowledge.entries, knowledge.synonyms)
-        if classifier is None and params.use_classifier:
-            classifier = EntryClassifier(C=params.classifier_c).fit(self.index)
-        self.classifier = classifier
+        self.classifier = EntryClassifier(C=params.classifier_c).fit(self.index) \
+            if params.use_classifier else None
+        if params.use_scope and not negatives:
+            raise ValueError("this model needs the out-of-scope questions it was trained with")
+        self.scope = ScopeClassifier(C=params.scope_c).fit(self.index, negatives) \
+            if params.use_scope else None
 
-    def rank(self, query: str) -> tuple[list[Scored], tuple[str, ...]]:
-        """All shortlisted candidates with their confidence, best first."""
-        proba = None
-        if self.classifier is not None and self.params.use_classifier:
-            proba = self.classifier.predict_proba([query])
-        found = self.index.candidates([query], classifier_proba=proba)[0]
+    def rank(self, query: str, *, explain: int = 3) -> tuple[list[Scored], tuple[str, ...]]:
+        """All shortlisted candidates with their confidence, best first (the first `explain`
+        carry the query words that matched them)."""
+        vectors = self.index.vectorize([query])
+        proba = self.classifier.proba(vectors) if self.classifier is not None else None
+        scope = self.scope.proba(vectors) if self.scope is not None else None
+        found = self.index.candidates(vectors, classifier_proba=proba, in_scope=scope)[0]
         confidence = self.params.confidence(found.features)
         order = np.argsort(-confidence, kind="stable")
         entries = self.knowledge.entries
         ranked = []
-        for r in order:
+        for rank, r in enumerate(order):
             e = int(found.entries[r])
             ranked.append(Scored(
                 entry=entries[e], confidence=float(confidence[r]),
                 phrasing=_phrasing_text(entries[e], int(self.index.entry_starts_[e]),
                                         int(found.best_phrasing[r])),
-                terms=tuple(self.index.explain_terms(query, e))))
+                terms=tuple(self.index.explain_terms(query, e)) if rank < explain else ()))
         return ranked, found.query_tokens
 
     def match(self, query: str) -> Match:

@@ -46,14 +46,24 @@ class Report:
     sweep: list[dict[str, float]] = field(default_factory=list)
     recommended: dict[str, float] = field(default_factory=dict)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    # Raw material for plots: (confidence, top candidate right) of in-scope rows, and the
+    # confidence of out-of-scope rows.
+    in_scope: list[tuple[float, bool]] = field(default_factory=list)
+    out_of_scope: list[float] = field(default_factory=list)
 
 
-def seed_to_entries(seed_answers: dict[int, str], knowledge: Knowledge) -> dict[int, str]:
+def seed_to_entries(seed_answers: dict[int, str], knowledge: Knowledge,
+                    seed_questions: dict[int, str] | None = None) -> dict[int, str]:
     """Map seed pair numbers to the entry whose answer holds that seed answer (by text
-    similarity, since stored answers are cleaned and merged)."""
+    similarity, since stored answers are cleaned and merged). Near-ties (two seed answers
+    that are almost the same text) go to the entry that keeps the seed's question."""
     mapping = {}
     for n, answer in seed_answers.items():
-        scores = [fuzz.partial_ratio(answer[:300], e.answer) for e in knowledge.entries]
+        scores = np.array([fuzz.partial_ratio(answer[:300], e.answer)
+                           for e in knowledge.entries])
+        question = (seed_questions or {}).get(n)
+        if question:
+            scores += [3.0 * (question in e.phrasings) for e in knowledge.entries]
         mapping[n] = knowledge.entries[int(np.argmax(scores))].id
     return mapping
 
@@ -143,6 +153,7 @@ def score(queries: Sequence[LabelledQuery], preds: Sequence[Prediction], *,
         labels = [1] * len(conf_in) + [0] * len(conf_out)
         report.auroc = float(roc_auc_score(labels, conf_in + conf_out))
     report.sweep, report.recommended = threshold_sweep(sweep_rows, conf_out)
+    report.in_scope, report.out_of_scope = sweep_rows, conf_out
     return report
 
 

@@ -13,15 +13,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from rapidfuzz import fuzz, process
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.engine.text import Normalizer, clean, content_tokens, words
+from bot.engine.vectors import FastTfidf
 from bot.knowledge.model import Entry
 
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
-            "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap")
+            "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap",
+            "scope")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+")
 
 
@@ -33,6 +36,18 @@ class Candidates:
     features: np.ndarray  # shape (k, len(FEATURES))
     best_phrasing: np.ndarray  # index of each candidate's closest phrasing, shape (k,)
     query_tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QueryVectors:
+    """Queries as the index sees them (computed once, shared with the classifiers)."""
+
+    texts: Sequence[str]
+    tokens: list[list[str]]
+    normalized: list[str]
+    word: sp.csr_matrix
+    char: sp.csr_matrix
+    content: sp.csr_matrix
 
 
 def split_sentences(text: str) -> list[str]:
@@ -102,6 +117,7 @@ class FaqIndex:
         self.char_ = _tfidf(analyzer="char_wb", ngram_range=self.char_ngrams,
                             max_df=self.char_max_df if len(phrasing_norm) > 50 else 1.0)
         self.char_.fit(phrasing_norm)
+        self.fast_word_, self.fast_char_ = FastTfidf(self.word_), FastTfidf(self.char_)
         # Stored transposed (terms x documents) so a query's product walks posting lists.
         self.phrasing_word_t_ = self.word_.transform(phrasing_norm).T.tocsr()
         self.phrasing_char_t_ = self.char_.transform(phrasing_norm).T.tocsr()
@@ -142,23 +158,32 @@ class FaqIndex:
             raise ValueError("index and entries disagree")
         return out
 
-    def candidates(self, queries: Sequence[str], *, classifier_proba: np.ndarray | None = None,
-                   exclude: Sequence[int | None] | None = None) -> list[Candidates]:
-        """Shortlist and features for each query.
-
-        `classifier_proba` (queries x entries) comes from the entry classifier, if any.
-        `exclude[i]` hides one phrasing from query i (leave-one-out training).
-        """
+    def vectorize(self, queries: Sequence[str]) -> QueryVectors:
+        """Normalise and vectorise queries once, for the index and the classifiers."""
         self._check_fitted()
         tokens = [self.normalizer_.tokens(q) for q in queries]
         norm = [" ".join(t) for t in tokens]
-        n = len(self.entry_ids_)
-        word = (self.word_.transform(norm) @ self.phrasing_word_t_).toarray()
-        char = (self.char_.transform(norm) @ self.phrasing_char_t_).toarray()
         content = [" ".join(sorted(content_tokens(t))) for t in tokens]
-        content_vec = self.word_.transform(content)
-        answer = (content_vec @ self.answer_word_t_).toarray()
-        sentence = (content_vec @ self.sentence_word_t_).toarray()
+        return QueryVectors(queries, tokens, norm, self.fast_word_(norm), self.fast_char_(norm),
+                            self.fast_word_(content))
+
+    def candidates(self, queries: Sequence[str] | QueryVectors, *,
+                   classifier_proba: np.ndarray | None = None,
+                   in_scope: np.ndarray | None = None,
+                   exclude: Sequence[int | None] | None = None) -> list[Candidates]:
+        """Shortlist and features for each query.
+
+        `classifier_proba` (queries x entries) comes from the entry classifier and `in_scope`
+        (queries,) from the scope classifier, if any. `exclude[i]` hides one phrasing from
+        query i (leave-one-out training).
+        """
+        vectors = queries if isinstance(queries, QueryVectors) else self.vectorize(queries)
+        tokens, norm = vectors.tokens, vectors.normalized
+        n = len(self.entry_ids_)
+        word = (vectors.word @ self.phrasing_word_t_).toarray()
+        char = (vectors.char @ self.phrasing_char_t_).toarray()
+        answer = (vectors.content @ self.answer_word_t_).toarray()
+        sentence = (vectors.content @ self.sentence_word_t_).toarray()
         if exclude is not None:
             for i, j in enumerate(exclude):
                 if j is not None:
@@ -168,15 +193,16 @@ class FaqIndex:
         sent_e = self._max_per_entry(sentence, self.sentence_starts_, n)
         clf = classifier_proba if classifier_proba is not None else np.zeros_like(word_e)
         pre = 0.35 * word_e + 0.35 * char_e + 0.15 * sent_e + 0.15 * answer + 0.5 * clf
+        scope = np.ones(len(norm)) if in_scope is None else in_scope
         results = []
-        for i in range(len(queries)):
+        for i in range(len(norm)):
             skip = exclude[i] if exclude is not None else None
-            results.append(self._one(i, tokens[i], norm[i], pre[i], word_e[i], char_e[i],
-                                     answer[i], sent_e[i], clf[i], char[i], skip))
+            results.append(self._one(tokens[i], norm[i], pre[i], word_e[i], char_e[i],
+                                     answer[i], sent_e[i], clf[i], char[i], skip, scope[i]))
         return results
 
-    def _one(self, i, tokens, norm, pre, word_e, char_e, answer, sent_e, clf, char_p,
-             skip) -> Candidates:
+    def _one(self, tokens, norm, pre, word_e, char_e, answer, sent_e, clf, char_p,
+             skip, scope) -> Candidates:
         k = min(self.shortlist, len(pre))
         top = np.argpartition(-pre, k - 1)[:k] if k < len(pre) else np.arange(len(pre))
         top = top[np.argsort(-pre[top], kind="stable")]
@@ -219,6 +245,7 @@ class FaqIndex:
         rows[:, 2], rows[:, 3] = answer[top], sent_e[top]
         rows[:, 6] = clf[top]
         rows[:, 8] = kb_cover
+        rows[:, 13] = scope
         for col, src in ((9, 0), (10, 1), (11, 4), (12, 6)):
             values = rows[:, src]
             if k > 1:

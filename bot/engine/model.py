@@ -20,7 +20,8 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Thresholds:
-    """answer: confidence to answer outright; margin: lead needed over the runner-up;
+    """answer: confidence to answer outright; margin: the share of its confidence by which
+    the best candidate must lead the runner-up;
     clarify: confidence to offer "did you mean"; suggest: confidence to list a suggestion."""
 
     answer: float = 0.85
@@ -40,14 +41,26 @@ class ModelParams:
     thresholds: Thresholds = field(default_factory=Thresholds)
     use_classifier: bool = False
     classifier_c: float = 10.0
+    use_scope: bool = False
+    scope_c: float = 1.0
+    # The scope part: P(the query is in scope at all), from the best candidate's features.
+    scope_coef: tuple[float, ...] = ()
+    scope_intercept: float = 0.0
+    scope_mean: tuple[float, ...] = ()
+    scope_scale: tuple[float, ...] = ()
     features: tuple[str, ...] = FEATURES
     knowledge_hash: str | None = None
     metrics: dict = field(default_factory=dict)
 
     def confidence(self, features: np.ndarray) -> np.ndarray:
-        """P(candidate is the right entry) for each row of features."""
-        z = ((features - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
-        return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
+        """P(candidate is the right entry) for each row of features: P(right | in scope)
+        times P(in scope)."""
+        p = _logistic(features, self.mean, self.scale, self.coef, self.intercept)
+        if self.scope_coef and len(p):
+            best = features[int(np.argmax(p))]
+            p = p * _logistic(best, self.scope_mean, self.scope_scale, self.scope_coef,
+                              self.scope_intercept)
+        return p
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -62,7 +75,8 @@ class ModelParams:
             if data.pop("format", None) != FORMAT_VERSION:
                 raise ValueError(f"unsupported model format (expected {FORMAT_VERSION})")
             data["thresholds"] = Thresholds(**data["thresholds"])
-            for key in ("coef", "mean", "scale", "features"):
+            for key in ("coef", "mean", "scale", "features", "scope_coef", "scope_mean",
+                        "scope_scale"):
                 data[key] = tuple(data[key])
             params = cls(**data)
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -74,6 +88,11 @@ class ModelParams:
 
     def with_hash(self, knowledge_hash: str) -> ModelParams:
         return replace(self, knowledge_hash=knowledge_hash)
+
+
+def _logistic(x: np.ndarray, mean, scale, coef, intercept) -> np.ndarray:
+    z = ((x - np.asarray(mean)) / np.asarray(scale)) @ np.asarray(coef) + intercept
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def knowledge_hash(knowledge: Knowledge) -> str:
@@ -90,11 +109,12 @@ def knowledge_hash(knowledge: Knowledge) -> str:
 # matches and ask or abstain otherwise (safe, at the cost of coverage).
 _DEFAULT_WEIGHTS = {"word": 1.2, "char": 1.2, "answer": 0.3, "sentence": 0.3, "fuzzy_set": 0.8,
                     "fuzzy_ratio": 0.6, "classifier": 0.0, "coverage": 1.0, "kb_coverage": 0.8,
-                    "word_gap": 0.8, "char_gap": 0.8, "fuzzy_gap": 0.4, "classifier_gap": 0.0}
+                    "word_gap": 0.8, "char_gap": 0.8, "fuzzy_gap": 0.4, "classifier_gap": 0.0,
+                    "scope": 0.0}
 DEFAULT_PARAMS = ModelParams(
     coef=tuple(_DEFAULT_WEIGHTS[f] for f in FEATURES), intercept=-2.0,
-    mean=(0.3, 0.35, 0.05, 0.1, 0.5, 0.45, 0.0, 0.5, 0.7, 0.0, 0.0, 0.0, 0.0),
-    scale=(0.15, 0.15, 0.05, 0.1, 0.15, 0.15, 1.0, 0.3, 0.3, 0.1, 0.1, 0.1, 1.0),
+    mean=(0.3, 0.35, 0.05, 0.1, 0.5, 0.45, 0.0, 0.5, 0.7, 0.0, 0.0, 0.0, 0.0, 0.5),
+    scale=(0.15, 0.15, 0.05, 0.1, 0.15, 0.15, 1.0, 0.3, 0.3, 0.1, 0.1, 0.1, 1.0, 1.0),
     thresholds=Thresholds(answer=0.9, margin=0.4, clarify=0.6, suggest=0.35),
     use_classifier=False,
 )

@@ -90,6 +90,7 @@ class Normalizer:
         self.spellable_ = sorted(w for w in vocabulary
                                  if len(w) >= self.spelling_min_length and w.isalpha())
         self._corrections: dict[str, str] = {}
+        self._stems: dict[str, str] = {}
         return self
 
     def correct(self, word: str) -> str:
@@ -126,7 +127,15 @@ class Normalizer:
     def tokens(self, text: str) -> list[str]:
         """Matching tokens: cleaned, spelling-corrected, synonyms rewritten, stemmed."""
         raw = [self.correct(w) for w in words(clean(text))]
-        return _STEMMER.stemWords(self.rewrite(raw))
+        return [self._stem(w) for w in self.rewrite(raw)]
+
+    def _stem(self, word: str) -> str:
+        stem = self._stems.get(word)
+        if stem is None:
+            stem = _STEMMER.stemWord(word)
+            if len(self._stems) < 200_000:
+                self._stems[word] = stem
+        return stem
 
     def __call__(self, text: str) -> str:
         """Matching tokens joined by spaces (what the vectorizers see)."""

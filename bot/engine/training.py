@@ -16,18 +16,18 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
-from bot.engine.classifier import EntryClassifier
+from bot.engine.classifier import EntryClassifier, ScopeClassifier
 from bot.engine.index import FEATURES, FaqIndex
 from bot.engine.model import ModelParams, Thresholds, knowledge_hash
 from bot.knowledge.model import Knowledge
 
 Progress = Callable[[str, int, int], None]
 
-# Targets on the calibration data (written by the same hands as the knowledge, so easier than
-# real questions): keep wrong answers and answered out-of-scope questions rarer than this.
-MAX_WRONG_RATE = 0.01
-MAX_OOS_ANSWER_RATE = 0.01
-MAX_OOS_CLARIFY_RATE = 0.06
+# Share of out-of-scope questions allowed to be answered, and to get an answer or a "did you
+# mean"; and how much worse a wrong answer is than a right one is good.
+OOS_ANSWER_RATE = 0.05
+OOS_REACH_RATE = 0.10
+WRONG_COST = 2.0
 MIN_PHRASINGS_FOR_CLASSIFIER = 3
 
 
@@ -55,37 +55,65 @@ def leave_one_out_queries(index: FaqIndex, *, limit: int | None = None, seed: in
     return rows
 
 
+def _phrasing_folds(index: FaqIndex, folds: int) -> np.ndarray:
+    """A fold number for every phrasing, stratified by entry."""
+    labels = index.phrasing_entry_
+    fold_of = np.zeros(len(labels), dtype=int)
+    counts = np.bincount(labels)
+    # Entries with fewer phrasings than folds still get spread over folds (no warning noise).
+    safe = np.where(counts[labels] >= folds, labels, -1)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for f, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), safe)):
+        fold_of[test] = f
+    return fold_of
+
+
 def cross_validated_proba(index: FaqIndex, rows: np.ndarray, *, C: float,
                           folds: int = 5, progress: Progress = _quiet) -> np.ndarray:
     """Classifier probabilities for phrasing `rows`, each from a model that never saw it."""
-    labels = index.phrasing_entry_
     proba = np.zeros((len(rows), index.n_entries))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    all_rows = np.arange(len(labels))
-    # Stratify on the entry; entries with fewer phrasings than folds are still handled
-    # because StratifiedKFold only warns for them.
-    fold_of = np.zeros(len(labels), dtype=int)
-    for f, (_, test) in enumerate(splitter.split(all_rows, labels)):
-        fold_of[test] = f
+    fold_of = _phrasing_folds(index, folds)
+    all_rows = np.arange(len(fold_of))
     for f in range(folds):
         progress("classifier folds", f, folds)
-        train = all_rows[fold_of != f]
-        model = EntryClassifier(C=C).fit(index, train)
+        model = EntryClassifier(C=C).fit(index, all_rows[fold_of != f])
         mask = fold_of[rows] == f
         if mask.any():
-            texts = [index.phrasing_norm_[j] for j in rows[mask]]
-            proba[mask] = model.predict_proba_normalized(texts)
+            proba[mask] = model.proba(index.vectorize([index.phrasing_text_[j]
+                                                       for j in rows[mask]]))
     progress("classifier folds", folds, folds)
     return proba
 
 
-def _features(index, queries, proba, exclude, batch, progress, stage):
+def cross_validated_scope(index: FaqIndex, rows: np.ndarray, negatives: Sequence[str], *,
+                          C: float, folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """P(in scope) for phrasing `rows` and for each negative, from models that never saw them."""
+    fold_of = _phrasing_folds(index, folds)
+    neg_fold = np.arange(len(negatives)) % folds
+    all_rows = np.arange(len(fold_of))
+    pos, neg = np.zeros(len(rows)), np.zeros(len(negatives))
+    for f in range(folds):
+        model = ScopeClassifier(C=C).fit(
+            index, [q for q, g in zip(negatives, neg_fold, strict=True) if g != f],
+            all_rows[fold_of != f])
+        mask = fold_of[rows] == f
+        if mask.any():
+            pos[mask] = model.proba(index.vectorize([index.phrasing_text_[j]
+                                                     for j in rows[mask]]))
+        held_out = [q for q, g in zip(negatives, neg_fold, strict=True) if g == f]
+        if held_out:
+            neg[neg_fold == f] = model.proba(index.vectorize(held_out))
+    return pos, neg
+
+
+def _features(index, queries, proba, scope, exclude, batch, progress, stage):
     out = []
     for start in range(0, len(queries), batch):
         progress(stage, start, len(queries))
         sl = slice(start, start + batch)
         out.extend(index.candidates(queries[sl],
                                     classifier_proba=None if proba is None else proba[sl],
+                                    in_scope=None if scope is None else scope[sl],
                                     exclude=None if exclude is None else exclude[sl]))
     progress(stage, len(queries), len(queries))
     return out
@@ -111,6 +139,11 @@ def fit_fusion(X: np.ndarray, y: np.ndarray, *, C: float = 1.0
     return model.coef_[0], float(model.intercept_[0]), mean, scale
 
 
+def _apply(part, X: np.ndarray) -> np.ndarray:
+    coef, intercept, mean, scale = part
+    return 1 / (1 + np.exp(-(((X - mean) / scale) @ coef + intercept)))
+
+
 def _calibration_set(candidates, gold, confidence_rows) -> CalibrationSet:
     top, correct, rank = [], [], []
     for found, g, conf in zip(candidates, gold, confidence_rows, strict=True):
@@ -129,7 +162,7 @@ def _calibration_set(candidates, gold, confidence_rows) -> CalibrationSet:
 def outcomes(cal: CalibrationSet, th: Thresholds) -> dict[str, float]:
     """Rates for one set of thresholds (the decision rule of bot.engine.decide)."""
     best, second = cal.top[:, 0], cal.top[:, 1]
-    answer = (best >= th.answer) & (best - second >= th.margin)
+    answer = (best >= th.answer) & (best - second >= th.margin * best)
     clarify = ~answer & (best >= th.clarify)
     ins, oos = cal.in_scope, ~cal.in_scope
     n_in, n_oos = max(ins.sum(), 1), max(oos.sum(), 1)
@@ -143,36 +176,38 @@ def outcomes(cal: CalibrationSet, th: Thresholds) -> dict[str, float]:
     }
 
 
-def choose_thresholds(cal: CalibrationSet, *, max_wrong: float = MAX_WRONG_RATE,
-                      max_oos_answer: float = MAX_OOS_ANSWER_RATE,
-                      max_oos_clarify: float = MAX_OOS_CLARIFY_RATE) -> Thresholds:
-    """The answer/margin pair that answers most while keeping wrong answers rare, and the
-    lowest clarify threshold that keeps out-of-scope questions mostly abstained."""
-    grid = np.round(np.arange(0.30, 0.99, 0.01), 2)
-    best_key, best_th = None, Thresholds(answer=0.95, margin=0.5, clarify=0.7, suggest=0.4)
-    for margin in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4):
-        for answer in grid:
-            th = Thresholds(answer=float(answer), margin=margin, clarify=float(answer),
-                            suggest=0.0)
-            rates = outcomes(cal, th)
-            if rates["wrong"] <= max_wrong and rates["oos_answered"] <= max_oos_answer:
-                key = (round(rates["answered_correct"], 4), -margin)
-                if best_key is None or key > best_key:
-                    best_key, best_th = key, th
-                break  # higher thresholds only answer less
-    oos_best = np.sort(cal.top[~cal.in_scope, 0])[::-1]
-    if len(oos_best):
-        cut = int(np.floor(max_oos_clarify * len(oos_best)))
-        clarify = float(oos_best[min(cut, len(oos_best) - 1)]) + 1e-3
-    else:
-        clarify = best_th.answer / 2
-    clarify = min(max(clarify, 0.15), best_th.answer)
-    return replace(best_th, clarify=round(clarify, 3), suggest=round(max(clarify * 0.6, 0.1), 3))
+def choose_thresholds(cal: CalibrationSet, *, oos_answer_rate: float = OOS_ANSWER_RATE,
+                      oos_reach_rate: float = OOS_REACH_RATE, wrong_cost: float = WRONG_COST
+                      ) -> Thresholds:
+    """Thresholds at target false-positive rates on the out-of-scope questions, and the lead
+    over the runner-up that pays off best on the leave-one-out questions.
+
+    Why not fit the answer threshold on the leave-one-out questions too: their labels name
+    one entry, while real questions are often answered as well by an overlapping entry, so
+    they make every threshold look worse than it is. The out-of-scope questions have no such
+    problem: answering one of them is always wrong.
+    """
+    oos_best = np.sort(cal.top[~cal.in_scope, 0])
+    if len(oos_best) >= 20:
+        answer = float(np.quantile(oos_best, 1 - oos_answer_rate))
+        clarify = float(np.quantile(oos_best, 1 - oos_reach_rate))
+    else:  # no negatives to learn from: stay cautious
+        answer, clarify = 0.9, 0.6
+    answer, clarify = min(max(answer, 0.05), 0.95), min(max(clarify, 0.02), answer)
+    best_margin, best_value = 0.0, -np.inf
+    for margin in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        rates = outcomes(cal, Thresholds(answer=answer, margin=margin, clarify=clarify))
+        value = rates["answered_correct"] - wrong_cost * rates["wrong"]
+        if value > best_value + 1e-9:
+            best_margin, best_value = margin, value
+    return Thresholds(answer=round(answer, 3), margin=best_margin, clarify=round(clarify, 3),
+                      suggest=round(max(clarify * 0.6, 0.05), 3))
 
 
 def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
               index: FaqIndex | None = None, use_classifier: bool | None = None,
-              classifier_c: float = 10.0, max_queries: int | None = 4000,
+              classifier_c: float = 10.0, scope_c: float = 1.0,
+              max_queries: int | None = 4000,
               progress: Progress = _quiet) -> tuple[ModelParams, dict]:
     """Learn ModelParams for `knowledge`; returns them and a report of training metrics."""
     started = time.perf_counter()
@@ -189,36 +224,75 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     if use_classifier:
         pos = cross_validated_proba(index, rows, C=classifier_c, progress=progress)
         full = EntryClassifier(C=classifier_c).fit(index)
-        neg = full.predict_proba(list(negatives)) if negatives else np.zeros((0, pos.shape[1]))
+        neg = full.proba(index.vectorize(list(negatives))) if negatives \
+            else np.zeros((0, pos.shape[1]))
         proba = np.vstack([pos, neg])
-    candidates = _features(index, queries, proba, exclude, 500, progress, "features")
+    use_scope = len(negatives) >= 20
+    scope = None
+    if use_scope:
+        progress("scope classifier", 0, 1)
+        pos_scope, neg_scope = cross_validated_scope(index, rows, negatives, C=scope_c)
+        scope = np.r_[pos_scope, neg_scope]
+        progress("scope classifier", 1, 1)
+    candidates = _features(index, queries, proba, scope, exclude, 500, progress, "features")
     X, y, groups = _rows(candidates, gold)
     if y.sum() < 10 or (~y).sum() < 10:
         raise ValueError(f"too little to learn from ({int(y.sum())} positive candidates): give "
                          "entries alternates (other phrasings) so they can be left out in turn")
 
-    # Out-of-fold confidences, so thresholds are chosen on scores the weights did not see.
-    oof = np.zeros(len(y))
-    for train, test in GroupKFold(n_splits=5).split(X, y, groups):
-        coef, intercept, mean, scale = fit_fusion(X[train], y[train])
-        oof[test] = 1 / (1 + np.exp(-(((X[test] - mean) / scale) @ coef + intercept)))
-    coef, intercept, mean, scale = fit_fusion(X, y)
-    conf_rows = np.split(oof, np.cumsum([len(c.entries) for c in candidates])[:-1])
+    # Two parts: which candidate is right (learned on in-scope questions only, where the
+    # leave-one-out labels apply) and whether the question is in scope at all (learned on
+    # the best candidate of in-scope against out-of-scope questions).
+    in_rows = np.isin(groups, np.flatnonzero(np.asarray(gold) >= 0))
+    entry_oof = np.zeros(len(y))
+    ins_groups = groups[in_rows]
+    fold_models = []
+    for train, test in GroupKFold(n_splits=5).split(X[in_rows], y[in_rows], ins_groups):
+        part = fit_fusion(X[in_rows][train], y[in_rows][train])
+        fold_models.append(part)
+        entry_oof[np.flatnonzero(in_rows)[test]] = _apply(part, X[in_rows][test])
+    entry_part = fit_fusion(X[in_rows], y[in_rows])
+    if (~in_rows).any():  # out-of-scope questions were never trained on
+        entry_oof[~in_rows] = _apply(entry_part, X[~in_rows])
+    bounds = np.cumsum([0] + [len(c.entries) for c in candidates])
+    best_rows = np.array([bounds[q] + int(np.argmax(entry_oof[bounds[q]:bounds[q + 1]]))
+                          for q in range(len(candidates))])
+    in_scope = np.asarray(gold) >= 0
+    scope_part = None
+    scope_oof = np.ones(len(candidates))
+    if (~in_scope).sum() >= 20:
+        Xq = X[best_rows]
+        scope_oof = np.zeros(len(candidates))
+        for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(Xq, in_scope):
+            scope_oof[test] = _apply(fit_fusion(Xq[train], in_scope[train]), Xq[test])
+        scope_part = fit_fusion(Xq, in_scope)
+    oof = entry_oof * np.repeat(scope_oof, np.diff(bounds))
+    conf_rows = np.split(oof, bounds[1:-1])
     cal = _calibration_set(candidates, gold, conf_rows)
     thresholds = choose_thresholds(cal)
+    coef, intercept, mean, scale = entry_part
+    scope_fields = {}
+    if scope_part is not None:
+        sc, si, sm, ss = scope_part
+        scope_fields = {"scope_coef": tuple(map(float, sc)), "scope_intercept": si,
+                        "scope_mean": tuple(map(float, sm)), "scope_scale": tuple(map(float, ss))}
     params = ModelParams(coef=tuple(map(float, coef)), intercept=intercept,
                          mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
                          thresholds=thresholds, use_classifier=use_classifier,
-                         classifier_c=classifier_c, knowledge_hash=knowledge_hash(knowledge))
+                         classifier_c=classifier_c, use_scope=use_scope, scope_c=scope_c,
+                         knowledge_hash=knowledge_hash(knowledge), **scope_fields)
     report = {
         "entries": index.n_entries, "phrasings": len(index.phrasing_norm_),
         "positives": len(rows), "negatives": len(negatives),
-        "use_classifier": use_classifier,
+        "use_classifier": use_classifier, "use_scope": use_scope,
         "top1_fused": float(cal.correct[cal.in_scope].mean()) if cal.in_scope.any() else 0.0,
         "top1_retrieval": _top1_by(candidates, gold, FEATURES.index("char"), "word"),
         "top1_classifier": _top1_by(candidates, gold, FEATURES.index("classifier"))
         if use_classifier else None,
         "weights": dict(zip(FEATURES, map(lambda v: round(float(v), 3), coef), strict=True)),
+        "scope_weights": dict(zip(FEATURES, map(lambda v: round(float(v), 3),
+                                                scope_part[0]), strict=True))
+        if scope_part is not None else None,
         "thresholds": thresholds.__dict__,
         "calibration": outcomes(cal, thresholds),
         "seconds": round(time.perf_counter() - started, 2),
