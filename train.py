@@ -102,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, help="with --eval: save threshold plots here")
     args = parser.parse_args(argv)
     model_path = args.model or paths.model_path_for(args.knowledge)
+    if args.plot:  # fail before the slow part when the optional extra is missing
+        from bot.plot import PlotUnavailable, require_matplotlib
+
+        try:
+            require_matplotlib()
+        except PlotUnavailable as exc:
+            print(exc, file=sys.stderr)
+            return 1
     if args.eval and args.eval.is_dir():
         evaluate_dataset(args.eval, progress=Progress())
         return 0
@@ -114,7 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_engine(args.knowledge, model_path)
         for notice in loaded.notices:
             print(f"note: {notice}", file=sys.stderr)
-        evaluate_file(args.eval, Conversation(loaded.engine))
+        report = evaluate_file(args.eval, Conversation(loaded.engine))
+        if args.plot:
+            from bot.plot import plot_report
+
+            th = loaded.engine.params.thresholds
+            out = plot_report(report.in_scope, report.out_of_scope, answer=th.answer,
+                              clarify=th.clarify, path=args.plot, title=args.eval.name)
+            print(f"wrote {out}")
     return 0
 
 

@@ -246,6 +246,12 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_discord(args: argparse.Namespace) -> int:
+    from bot.discord_app import runner  # imported here: discord.py is only needed for this
+
+    return runner.main(sync=args.sync, guild=args.guild, knowledge=args.knowledge)
+
+
 def _knowledge_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--knowledge", type=Path, default=paths.DEFAULT_KNOWLEDGE,
                         help="knowledge file (default: the bundled one)")
@@ -309,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add the accepted alternates of a reviewed suggestions file")
     _knowledge_option(review)
     review.set_defaults(handler=cmd_review)
+
+    disc = sub.add_parser("discord", help="run the Discord bot (token: $DISCORD_TOKEN or .env)")
+    disc.add_argument("--sync", action="store_true",
+                      help="publish the slash commands, then exit (run once after changes)")
+    disc.add_argument("--guild", type=int, metavar="ID",
+                      help="with --sync: publish to this server only (instant)")
+    disc.add_argument("--knowledge", type=Path, metavar="FILE",
+                      help="knowledge file (default: $FAQBOT_KNOWLEDGE or the bundled one)")
+    disc.set_defaults(handler=cmd_discord)
     return parser
 
 

@@ -7,6 +7,7 @@ only, apostrophes dropped ("I'm" -> "im"), single spaces.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from bot.engine.text import clean, strip_invisible, words
@@ -23,6 +24,7 @@ CRISIS_TAIL = ("I'm only an FAQ bot and can't help in a crisis, but the people a
                "can, any time of day.")
 
 
+@functools.lru_cache(maxsize=1024)  # the same message is checked by several routes
 def flat(text: str) -> str:
     """Words of the cleaned text joined by single spaces."""
     return " ".join(words(clean(text)))

@@ -50,7 +50,7 @@ class EntryClassifier:
         """Probabilities (queries x all entries)."""
         if not hasattr(self, "model_"):
             raise NotFittedError("this EntryClassifier is not fitted yet")
-        X = _features(vectors.word, vectors.char)
+        X = vectors.word_and_char
         full = np.zeros((X.shape[0], self.n_entries_))
         if len(self.model_.classes_) == 2:  # binary models keep a single row of weights
             full[:, self.model_.classes_] = self.model_.predict_proba(X)
@@ -84,5 +84,5 @@ class ScopeClassifier:
         """P(in scope) for each query."""
         if not hasattr(self, "model_"):
             raise NotFittedError("this ScopeClassifier is not fitted yet")
-        X = _features(vectors.word, vectors.char)
+        X = vectors.word_and_char
         return expit(X @ self.coef_ + self.model_.intercept_[0])

@@ -32,7 +32,7 @@ class Engine:
         self.scope = ScopeClassifier(C=params.scope_c).fit(self.index, negatives) \
             if params.use_scope else None
 
-    def rank(self, query: str, *, explain: int = 3) -> tuple[list[Scored], tuple[str, ...]]:
+    def rank(self, query: str, *, explain: int = 1) -> tuple[list[Scored], tuple[str, ...]]:
         """All shortlisted candidates with their confidence, best first (the first `explain`
         carry the query words that matched them)."""
         vectors = self.index.vectorize([query])

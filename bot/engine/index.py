@@ -38,7 +38,7 @@ class Candidates:
     query_tokens: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class QueryVectors:
     """Queries as the index sees them (computed once, shared with the classifiers)."""
 
@@ -48,6 +48,14 @@ class QueryVectors:
     word: sp.csr_matrix
     char: sp.csr_matrix
     content: sp.csr_matrix
+    _both: sp.csr_matrix | None = None
+
+    @property
+    def word_and_char(self) -> sp.csr_matrix:
+        """Word and character features side by side (what the classifiers read)."""
+        if self._both is None:
+            self._both = sp.hstack([self.word, self.char], format="csr")
+        return self._both
 
 
 def split_sentences(text: str) -> list[str]:
@@ -152,10 +160,20 @@ class FaqIndex:
         return len(self.entry_ids_)
 
     # ------------------------------------------------------------------ scoring
-    def _max_per_entry(self, scores: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
-        out = np.maximum.reduceat(scores, starts, axis=-1) if scores.shape[-1] else scores
-        if len(starts) < n:  # defensive: every entry has at least one phrasing
-            raise ValueError("index and entries disagree")
+    @staticmethod
+    def _max_per_entry(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        if len(starts) == scores.shape[-1]:  # one row per entry: nothing to reduce
+            return scores
+        return np.maximum.reduceat(scores, starts, axis=-1)
+
+    @staticmethod
+    def _sparse_max_per_entry(scores: sp.csr_matrix, owner: np.ndarray, n: int) -> np.ndarray:
+        """Like _max_per_entry for a sparse result: work in proportion to its non-zeros (answer
+        sentences outnumber entries several times, and most score zero)."""
+        out = np.zeros((scores.shape[0], n))
+        for i in range(scores.shape[0]):
+            lo, hi = scores.indptr[i], scores.indptr[i + 1]
+            np.maximum.at(out[i], owner[scores.indices[lo:hi]], scores.data[lo:hi])
         return out
 
     def vectorize(self, queries: Sequence[str]) -> QueryVectors:
@@ -183,14 +201,14 @@ class FaqIndex:
         word = (vectors.word @ self.phrasing_word_t_).toarray()
         char = (vectors.char @ self.phrasing_char_t_).toarray()
         answer = (vectors.content @ self.answer_word_t_).toarray()
-        sentence = (vectors.content @ self.sentence_word_t_).toarray()
+        sentence = vectors.content @ self.sentence_word_t_
         if exclude is not None:
             for i, j in enumerate(exclude):
                 if j is not None:
                     word[i, j] = char[i, j] = 0.0
-        word_e = self._max_per_entry(word, self.entry_starts_, n)
-        char_e = self._max_per_entry(char, self.entry_starts_, n)
-        sent_e = self._max_per_entry(sentence, self.sentence_starts_, n)
+        word_e = self._max_per_entry(word, self.entry_starts_)
+        char_e = self._max_per_entry(char, self.entry_starts_)
+        sent_e = self._sparse_max_per_entry(sentence, self.sentence_entry_, n)
         clf = classifier_proba if classifier_proba is not None else np.zeros_like(word_e)
         pre = 0.35 * word_e + 0.35 * char_e + 0.15 * sent_e + 0.15 * answer + 0.5 * clf
         scope = np.ones(len(norm)) if in_scope is None else in_scope
@@ -262,7 +280,7 @@ class FaqIndex:
         counts = self.entry_counts_[entry]
         found: dict[str, float] = {}
         for word in words(clean(query)):
-            tokens = content_tokens(self.normalizer_.tokens(word))
+            tokens = content_tokens(self.normalizer_.tokens(word, cleaned=True))
             shared = [t for t in tokens if counts.get(t)]
             if shared and word not in found:
                 found[word] = max(self.token_idf_.get(t, self.max_idf_) for t in shared)

@@ -7,6 +7,7 @@ stemmed.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -37,6 +38,7 @@ wont pls please hi hey hello thanks thank tell want need think anyone someone ok
 """.split())
 
 
+@functools.lru_cache(maxsize=4096)  # one message is cleaned by several routing steps
 def clean(text: str) -> str:
     """NFKC, no invisible/bidi/control characters, casefolded, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", text[: MAX_QUERY_CHARS * 4]).translate(_INVISIBLE)
@@ -87,8 +89,12 @@ class Normalizer:
         vocabulary |= {w for key in self.phrases_ for w in key}
         vocabulary |= {w for target in self.phrases_.values() for w in target}
         self.vocabulary_ = frozenset(vocabulary)
-        self.spellable_ = sorted(w for w in vocabulary
-                                 if len(w) >= self.spelling_min_length and w.isalpha())
+        # Known words by length: a correction is at most two edits away, so only words of a
+        # similar length can be it (this keeps correction cheap on large vocabularies).
+        self.spellable_: dict[int, list[str]] = {}
+        for w in sorted(vocabulary):
+            if len(w) >= self.spelling_min_length - 1 and w.isalpha():
+                self.spellable_.setdefault(len(w), []).append(w)
         self._corrections: dict[str, str] = {}
         self._stems: dict[str, str] = {}
         return self
@@ -101,7 +107,9 @@ class Normalizer:
         cached = self._corrections.get(word)
         if cached is None:
             cutoff = 1 if len(word) < 7 else self.spelling_max_distance
-            best = process.extractOne(word, self.spellable_, scorer=Levenshtein.distance,
+            pool = [w for n in range(len(word) - cutoff, len(word) + cutoff + 1)
+                    for w in self.spellable_.get(n, ())]
+            best = process.extractOne(word, pool, scorer=Levenshtein.distance,
                                       score_cutoff=cutoff)
             cached = best[0] if best else word
             if len(self._corrections) < 100_000:
@@ -124,9 +132,9 @@ class Normalizer:
                 i += 1
         return out
 
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: str, *, cleaned: bool = False) -> list[str]:
         """Matching tokens: cleaned, spelling-corrected, synonyms rewritten, stemmed."""
-        raw = [self.correct(w) for w in words(clean(text))]
+        raw = [self.correct(w) for w in words(text if cleaned else clean(text))]
         return [self._stem(w) for w in self.rewrite(raw)]
 
     def _stem(self, word: str) -> str:
