@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 import snowballstemmer
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 # Characters that change nothing visible but defeat matching (and can smuggle mentions).
 INVISIBLE_CODEPOINTS = (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
@@ -57,6 +57,11 @@ def words(text: str) -> list[str]:
 
 
 _STEMMER = snowballstemmer.stemmer("english")
+SMALL_VOCABULARY = 20_000
+
+
+def _deletions(word: str) -> list[str]:
+    return [word[:i] + word[i + 1:] for i in range(len(word))]
 
 
 class Normalizer:
@@ -89,12 +94,21 @@ class Normalizer:
         vocabulary |= {w for key in self.phrases_ for w in key}
         vocabulary |= {w for target in self.phrases_.values() for w in target}
         self.vocabulary_ = frozenset(vocabulary)
-        # Known words by length: a correction is at most two edits away, so only words of a
-        # similar length can be it (this keeps correction cheap on large vocabularies).
-        self.spellable_: dict[int, list[str]] = {}
+        # Symmetric-delete index: every known word under itself and each one-letter deletion,
+        # so a word one edit away is found by a few dictionary lookups, however large the
+        # vocabulary.
+        self.deletes_: dict[str, list[str]] = {}
         for w in sorted(vocabulary):
             if len(w) >= self.spelling_min_length - 1 and w.isalpha():
-                self.spellable_.setdefault(len(w), []).append(w)
+                for key in {w, *_deletions(w)}:
+                    self.deletes_.setdefault(key, []).append(w)
+        # Two-edit corrections of long words scan words of similar length: only affordable
+        # for small vocabularies.
+        self.by_length_: dict[int, list[str]] = {}
+        if len(vocabulary) <= SMALL_VOCABULARY:
+            for w in sorted(vocabulary):
+                if w.isalpha():
+                    self.by_length_.setdefault(len(w), []).append(w)
         self._corrections: dict[str, str] = {}
         self._stems: dict[str, str] = {}
         return self
@@ -106,11 +120,15 @@ class Normalizer:
             return word
         cached = self._corrections.get(word)
         if cached is None:
-            cutoff = 1 if len(word) < 7 else self.spelling_max_distance
-            pool = [w for n in range(len(word) - cutoff, len(word) + cutoff + 1)
-                    for w in self.spellable_.get(n, ())]
-            best = process.extractOne(word, pool, scorer=Levenshtein.distance,
-                                      score_cutoff=cutoff)
+            pool = {c for key in (word, *_deletions(word)) for c in self.deletes_.get(key, ())}
+            best = process.extractOne(word, sorted(pool), scorer=OSA.distance,
+                                      score_cutoff=1)
+            if best is None and len(word) >= 7 and self.by_length_:
+                cutoff = self.spelling_max_distance
+                near = [w for n in range(len(word) - cutoff, len(word) + cutoff + 1)
+                        for w in self.by_length_.get(n, ())]
+                best = process.extractOne(word, near, scorer=OSA.distance,
+                                          score_cutoff=cutoff)
             cached = best[0] if best else word
             if len(self._corrections) < 100_000:
                 self._corrections[word] = cached
