@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.engine.index import FaqIndex
+from bot.engine.index import FEATURES, FaqIndex
 from bot.knowledge.loader import drop_justified
 from bot.knowledge.model import Knowledge
 from bot.knowledge.problems import Problem
@@ -54,8 +54,9 @@ def _closer_to_other(knowledge: Knowledge, index: FaqIndex) -> list[Problem]:
     counts = np.bincount(index.phrasing_entry_)
     texts = [index.phrasing_text_[j] for j in questions]
     exclude = [j if counts[index.phrasing_entry_[j]] > 1 else None for j in questions]
+    columns = [FEATURES.index(f) for f in ("word", "char", "answer", "sentence")]
     for e, found in enumerate(index.candidates(texts, exclude=exclude)):
-        best = int(found.entries[0])
+        best = int(found.entries[int(np.argmax(found.features[:, columns].sum(axis=1)))])
         if best != e and exclude[e] is not None:
             problems.append(_warning(
                 knowledge, e, "closer-to-other", "question",

@@ -38,24 +38,74 @@ class Candidates:
     query_tokens: tuple[str, ...]
 
 
-@dataclass
 class QueryVectors:
-    """Queries as the index sees them (computed once, shared with the classifiers)."""
+    """Queries as the index sees them, computed once and shared with the classifiers.
 
-    texts: Sequence[str]
-    tokens: list[list[str]]
-    normalized: list[str]
-    word: sp.csr_matrix
-    char: sp.csr_matrix
-    content: sp.csr_matrix
-    _both: sp.csr_matrix | None = None
+    A single query keeps its vectors as (indices, weights) arrays, which is all scoring needs;
+    the sparse matrices the classifiers read are built on first use.
+    """
+
+    def __init__(self, texts: Sequence[str], tokens: list[list[str]], normalized: list[str],
+                 index: FaqIndex, content: list[str]):
+        self.texts, self.tokens, self.normalized = texts, tokens, normalized
+        self._index = index
+        self._content = content
+        self._cache: dict[str, object] = {}
+        if len(texts) == 1:
+            self.word_terms = index.fast_word_.terms(normalized[0])
+            self.char_terms = index.fast_char_.terms(normalized[0])
+            self.content_terms = index.fast_word_.terms(content[0])
+
+    def _matrix(self, name: str, fast: FastTfidf, texts: list[str]) -> sp.csr_matrix:
+        if name not in self._cache:
+            single = getattr(self, f"{name}_terms", None)
+            self._cache[name] = fast.matrix([single]) if single is not None else fast(texts)
+        return self._cache[name]  # type: ignore[return-value]
+
+    @property
+    def word(self) -> sp.csr_matrix:
+        return self._matrix("word", self._index.fast_word_, self.normalized)
+
+    @property
+    def char(self) -> sp.csr_matrix:
+        return self._matrix("char", self._index.fast_char_, self.normalized)
+
+    @property
+    def content(self) -> sp.csr_matrix:
+        return self._matrix("content", self._index.fast_word_, self._content)
 
     @property
     def word_and_char(self) -> sp.csr_matrix:
         """Word and character features side by side (what the classifiers read)."""
-        if self._both is None:
-            self._both = sp.hstack([self.word, self.char], format="csr")
-        return self._both
+        if "both" not in self._cache:
+            self._cache["both"] = sp.hstack([self.word, self.char], format="csr")
+        return self._cache["both"]  # type: ignore[return-value]
+
+
+# Above this many posting-list entries, scipy's compiled product beats numpy's gather.
+_NUMPY_POSTINGS = 60_000
+
+
+def _scores(vectors: QueryVectors, field: str, matrix_t: sp.csr_matrix) -> np.ndarray:
+    """Cosine scores (queries x documents) against documents stored as (terms x documents).
+
+    One query (the bot's case) walks the posting lists of its terms with plain numpy, which
+    skips scipy's per-product overhead; batches (training) use the sparse product.
+    """
+    terms = getattr(vectors, f"{field}_terms", None)
+    if terms is not None:
+        idx, weights = terms
+        lo, hi = matrix_t.indptr[idx], matrix_t.indptr[idx + 1]
+        lengths = hi - lo
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros((1, matrix_t.shape[1]))
+        if total <= _NUMPY_POSTINGS:
+            positions = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+            return np.bincount(matrix_t.indices[positions],
+                               weights=matrix_t.data[positions] * np.repeat(weights, lengths),
+                               minlength=matrix_t.shape[1])[None, :]
+    return (getattr(vectors, field) @ matrix_t).toarray()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -73,18 +123,20 @@ class FaqIndex:
     Parameters
     ----------
     word_ngrams, char_ngrams : n-gram ranges of the word and character TF-IDF.
-    char_max_df : character n-grams in more than this share of phrasings are dropped (they
-        say little and make every query slow on large knowledge bases).
+    char_max_df : on large knowledge bases (`large_index` phrasings or more), character
+        n-grams in more than this share of phrasings are dropped: they say little there and
+        their long posting lists make every query slow.
     shortlist : how many entries are scored in full for each query.
     fuzzy_phrasings : at most this many phrasings per query are re-scored with rapidfuzz.
     """
 
     def __init__(self, *, word_ngrams: tuple[int, int] = (1, 2),
-                 char_ngrams: tuple[int, int] = (2, 5), char_max_df: float = 1.0,
-                 shortlist: int = 8, fuzzy_phrasings: int = 40):
+                 char_ngrams: tuple[int, int] = (2, 5), char_max_df: float = 0.05,
+                 large_index: int = 5000, shortlist: int = 8, fuzzy_phrasings: int = 40):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.char_max_df = char_max_df
+        self.large_index = large_index
         self.shortlist = shortlist
         self.fuzzy_phrasings = fuzzy_phrasings
 
@@ -123,7 +175,8 @@ class FaqIndex:
                             ngram_range=self.word_ngrams)
         self.word_.fit(phrasing_norm + answer_docs)
         self.char_ = _tfidf(analyzer="char_wb", ngram_range=self.char_ngrams,
-                            max_df=self.char_max_df if len(phrasing_norm) > 50 else 1.0)
+                            max_df=self.char_max_df if len(phrasing_norm) >= self.large_index
+                            else 1.0)
         self.char_.fit(phrasing_norm)
         self.fast_word_, self.fast_char_ = FastTfidf(self.word_), FastTfidf(self.char_)
         # Stored transposed (terms x documents) so a query's product walks posting lists.
@@ -166,24 +219,13 @@ class FaqIndex:
             return scores
         return np.maximum.reduceat(scores, starts, axis=-1)
 
-    @staticmethod
-    def _sparse_max_per_entry(scores: sp.csr_matrix, owner: np.ndarray, n: int) -> np.ndarray:
-        """Like _max_per_entry for a sparse result: work in proportion to its non-zeros (answer
-        sentences outnumber entries several times, and most score zero)."""
-        out = np.zeros((scores.shape[0], n))
-        for i in range(scores.shape[0]):
-            lo, hi = scores.indptr[i], scores.indptr[i + 1]
-            np.maximum.at(out[i], owner[scores.indices[lo:hi]], scores.data[lo:hi])
-        return out
-
     def vectorize(self, queries: Sequence[str]) -> QueryVectors:
         """Normalise and vectorise queries once, for the index and the classifiers."""
         self._check_fitted()
         tokens = [self.normalizer_.tokens(q) for q in queries]
         norm = [" ".join(t) for t in tokens]
         content = [" ".join(sorted(content_tokens(t))) for t in tokens]
-        return QueryVectors(queries, tokens, norm, self.fast_word_(norm), self.fast_char_(norm),
-                            self.fast_word_(content))
+        return QueryVectors(queries, tokens, norm, self, content)
 
     def candidates(self, queries: Sequence[str] | QueryVectors, *,
                    classifier_proba: np.ndarray | None = None,
@@ -197,29 +239,28 @@ class FaqIndex:
         """
         vectors = queries if isinstance(queries, QueryVectors) else self.vectorize(queries)
         tokens, norm = vectors.tokens, vectors.normalized
-        n = len(self.entry_ids_)
-        word = (vectors.word @ self.phrasing_word_t_).toarray()
-        char = (vectors.char @ self.phrasing_char_t_).toarray()
-        answer = (vectors.content @ self.answer_word_t_).toarray()
-        sentence = vectors.content @ self.sentence_word_t_
+        word = _scores(vectors, "word", self.phrasing_word_t_)
+        char = _scores(vectors, "char", self.phrasing_char_t_)
+        answer = _scores(vectors, "content", self.answer_word_t_)
+        sentence = _scores(vectors, "content", self.sentence_word_t_)
         if exclude is not None:
             for i, j in enumerate(exclude):
                 if j is not None:
                     word[i, j] = char[i, j] = 0.0
         word_e = self._max_per_entry(word, self.entry_starts_)
         char_e = self._max_per_entry(char, self.entry_starts_)
-        sent_e = self._sparse_max_per_entry(sentence, self.sentence_entry_, n)
         clf = classifier_proba if classifier_proba is not None else np.zeros_like(word_e)
-        pre = 0.35 * word_e + 0.35 * char_e + 0.15 * sent_e + 0.15 * answer + 0.5 * clf
+        # The shortlist comes from the cheap fields; answer sentences are scored only for it.
+        pre = 0.4 * word_e + 0.4 * char_e + 0.2 * answer + 0.5 * clf
         scope = np.ones(len(norm)) if in_scope is None else in_scope
         results = []
         for i in range(len(norm)):
             skip = exclude[i] if exclude is not None else None
             results.append(self._one(tokens[i], norm[i], pre[i], word_e[i], char_e[i],
-                                     answer[i], sent_e[i], clf[i], char[i], skip, scope[i]))
+                                     answer[i], sentence[i], clf[i], char[i], skip, scope[i]))
         return results
 
-    def _one(self, tokens, norm, pre, word_e, char_e, answer, sent_e, clf, char_p,
+    def _one(self, tokens, norm, pre, word_e, char_e, answer, sentence, clf, char_p,
              skip, scope) -> Candidates:
         k = min(self.shortlist, len(pre))
         top = np.argpartition(-pre, k - 1)[:k] if k < len(pre) else np.arange(len(pre))
@@ -260,7 +301,9 @@ class FaqIndex:
             rows[r, 7] = sum(w for t, w in weights.items()
                              if counts.get(t, 0) - minus.get(t, 0) > 0) / total
         rows[:, 0], rows[:, 1] = word_e[top], char_e[top]
-        rows[:, 2], rows[:, 3] = answer[top], sent_e[top]
+        ends = np.append(self.sentence_starts_, len(self.sentence_entry_))
+        rows[:, 2] = answer[top]
+        rows[:, 3] = [sentence[ends[e]:ends[e + 1]].max() for e in top]
         rows[:, 6] = clf[top]
         rows[:, 8] = kb_cover
         rows[:, 13] = scope

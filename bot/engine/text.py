@@ -57,7 +57,7 @@ def words(text: str) -> list[str]:
 
 
 _STEMMER = snowballstemmer.stemmer("english")
-SMALL_VOCABULARY = 20_000
+SMALL_VOCABULARY = 10**9
 
 
 def _deletions(word: str) -> list[str]:

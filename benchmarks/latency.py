@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Latency, build time, peak memory and top-1 of the hybrid engine against a rapidfuzz
+full scan, measured in the same run (each measurement in its own process, so peak memory is
+its own).
+
+    python benchmarks/latency.py                     # bundled knowledge + MedQuAD 1k/10k/all
+    python benchmarks/latency.py --sizes 1000 10000  # MedQuAD sizes only (0 = all)
+
+MedQuAD needs ../shared/data/medquad (skipped with a note when absent). Per-query latency is
+wall time for one query at a time after 20 warm-up queries: the whole path for the engine
+(normalise, vectorise, score, shortlist, fuzzy re-score, fuse, rank).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+MEDQUAD = ROOT.parent / "shared" / "data" / "medquad"
+DEV = ROOT.parent / "shared" / "eval" / "ketamine_dev.jsonl"
+WARMUP = 20
+
+
+def _perturb(text: str, rng: random.Random) -> str:
+    """A stored phrasing with one word dropped and one typo, like a hurried question."""
+    words = text.split()
+    if len(words) > 3:
+        words.pop(rng.randrange(len(words)))
+    text = " ".join(words)
+    i = rng.randrange(max(len(text) - 1, 1))
+    return text[:i] + text[i + 1:i + 2] + text[i] + text[i + 2:] if len(text) > 2 else text
+
+
+def load_case(name: str, size: int):
+    """(knowledge, queries as (text, expected ids)) for a case."""
+    from bot.evaluate import knowledge_from_faq_jsonl, read_jsonl
+    from bot.knowledge import Knowledge, load_knowledge
+
+    if name == "bundled":
+        knowledge = load_knowledge(ROOT / "knowledge" / "ketamine.yaml")
+        if DEV.exists():  # real questions; expected entries are not needed for latency
+            queries = [(r["query"], []) for r in read_jsonl(DEV) if r["expect"] == "answer"]
+        else:
+            rng = random.Random(0)
+            queries = [(_perturb(p, rng), [e.id]) for e in knowledge.entries
+                       for p in e.alternates[:5]]
+        return knowledge, queries
+    full = knowledge_from_faq_jsonl(MEDQUAD / "faq.jsonl")
+    entries = full.entries[:size] if size else full.entries
+    knowledge = Knowledge(title="MedQuAD", disclaimer="", entries=entries)
+    queries = [(r["query"], r["expected"]) for r in read_jsonl(MEDQUAD / "queries_perturbed.jsonl")]
+    return knowledge, queries
+
+
+def measure(name: str, size: int, method: str) -> dict:
+    knowledge, queries = load_case(name, size)
+    started = time.perf_counter()
+    if method == "hybrid":
+        from bot.engine.engine import Engine
+        from bot.runtime import load_params, read_negatives
+
+        if name == "bundled":  # the trained model, as the bot runs it
+            from bot import paths
+
+            params, _ = load_params(knowledge, paths.model_path_for(
+                ROOT / "knowledge" / "ketamine.yaml"))
+            negatives = read_negatives(ROOT / "knowledge" / "out_of_scope.txt") \
+                if params.use_scope else []
+            engine = Engine(knowledge, params, negatives=negatives)
+        else:
+            engine = Engine(knowledge)
+
+        def top(query: str) -> str:
+            return engine.rank(query)[0][0].entry.id
+    else:
+        from rapidfuzz import fuzz, process, utils
+
+        choices = [utils.default_process(p) for e in knowledge.entries for p in e.phrasings]
+        owner = [e.id for e in knowledge.entries for _ in e.phrasings]
+
+        def top(query: str) -> str:
+            best = process.extractOne(utils.default_process(query), choices,
+                                      scorer=fuzz.token_set_ratio, processor=None)
+            return owner[best[2]]
+    build = time.perf_counter() - started
+    for text, _ in queries[:WARMUP]:
+        top(text)
+    latencies, hits, scored = [], 0, 0
+    for text, expected in queries:
+        t = time.perf_counter()
+        got = top(text)
+        latencies.append(time.perf_counter() - t)
+        if expected:
+            scored += 1
+            hits += got in expected
+    latencies.sort()
+    return {"case": name, "entries": len(knowledge), "method": method,
+            "build_s": round(build, 2),
+            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 3),
+            "p99_ms": round(latencies[min(int(len(latencies) * 0.99), len(latencies) - 1)] * 1000,
+                            3),
+            "top1": round(hits / scored, 4) if scored else None,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "queries": len(queries)}
+
+
+def run_child(name: str, size: int, method: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", name, str(size), method],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 0])
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        name, size, method = args.child
+        print(json.dumps(measure(name, int(size), method)))
+        return 0
+    cases = [("bundled", 0)]
+    if MEDQUAD.exists():
+        cases += [("medquad", size) for size in args.sizes]
+    else:
+        print(f"note: {MEDQUAD} not found: MedQuAD sizes skipped")
+    methods = ["hybrid"] + ([] if args.no_baseline else ["rapidfuzz-scan"])
+    rows = [run_child(name, size, method) for name, size in cases for method in methods]
+    header = f"{'case':<9} {'entries':>7} {'method':<15} {'build s':>8} {'p50 ms':>8} " \
+             f"{'p99 ms':>8} {'top-1':>7} {'peak MB':>8}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        top1 = f"{r['top1']:.1%}" if r["top1"] is not None else "-"
+        print(f"{r['case']:<9} {r['entries']:>7} {r['method']:<15} {r['build_s']:>8.2f} "
+              f"{r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} {top1:>7} {r['peak_rss_mb']:>8}")
+    by_key = {(r["case"], r["entries"], r["method"]): r for r in rows}
+    for (case, entries, method), r in by_key.items():
+        base = by_key.get((case, entries, "rapidfuzz-scan"))
+        if method == "hybrid" and base:
+            print(f"{case} {entries}: hybrid p50 is {base['p50_ms'] / r['p50_ms']:.1f}x faster "
+                  f"than the rapidfuzz scan (p99 {base['p99_ms'] / r['p99_ms']:.1f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
