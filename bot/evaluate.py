@@ -20,6 +20,7 @@ import numpy as np
 from bot import paths
 from bot.conversation import Conversation, Reply
 from bot.engine.decide import decide
+from bot.engine.model import DEFAULT_PARAMS
 from bot.engine.engine import Engine
 from bot.engine.evaluation import (
     Prediction,
@@ -156,11 +157,17 @@ def evaluate_dataset(folder: Path, out: TextIO = sys.stdout, *, progress=None) -
     negatives = [r["query"] for r in read_jsonl(negatives_file)] if negatives_file.exists() \
         else []
     started = time.perf_counter()
-    params, training = calibrate(knowledge, negatives, progress=progress or (lambda *a: None))
-    print(f"== {folder.name}: {len(knowledge)} entries, calibrated in "
-          f"{time.perf_counter() - started:.0f}s (classifier: {training['use_classifier']})",
-          file=out)
-    engine = Engine(knowledge, params)
+    try:
+        params, training = calibrate(knowledge, negatives,
+                                     progress=progress or (lambda *a: None))
+        print(f"== {folder.name}: {len(knowledge)} entries, calibrated in "
+              f"{time.perf_counter() - started:.0f}s (classifier: {training['use_classifier']})",
+              file=out)
+    except ValueError as exc:  # e.g. one phrasing per entry: nothing to leave out
+        params = DEFAULT_PARAMS
+        print(f"== {folder.name}: {len(knowledge)} entries, not calibrated ({exc}); default "
+              "weights and thresholds", file=out)
+    engine = Engine(knowledge, params, negatives=negatives if params.use_scope else ())
     results = {}
     ranked_rows: dict[str, list[tuple[float, bool, bool]]] = {}
     for split_file in sorted(folder.glob("queries_*.jsonl")):

@@ -234,15 +234,15 @@ class Conversation:
                          "question first.", route="why")
         parts = []
         if last.question:
-            parts.append(f"I answered the stored question “{last.question}”.")
+            parts.append(f"I answered the stored question: “{last.question}”")
         elif last.suggestions:
-            parts.append(f"My best guess was “{last.suggestions[0].question}”, but I was not "
-                         "sure enough to answer it outright.")
+            parts.append(f"My best guess was: “{last.suggestions[0].question}” (I was not "
+                         "sure enough to answer it outright).")
         if last.route == "followup":
             parts.append("You picked it from my suggestions.")
-        elif last.matched_phrasing:
-            parts.append(f"The closest stored phrasing was “{last.matched_phrasing}”.")
         else:
+            if last.matched_phrasing:
+                parts.append(f"The closest stored phrasing: “{last.matched_phrasing}”")
             parts.append(f"Confidence: {last.confidence:.0%}.")
         if last.terms:
             parts.append("Words that matched: " + ", ".join(last.terms) + ".")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from rapidfuzz import fuzz, process
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -117,7 +118,7 @@ def _tfidf(**options) -> TfidfVectorizer:
     return TfidfVectorizer(lowercase=False, sublinear_tf=True, dtype=np.float32, **options)
 
 
-class FaqIndex:
+class FaqIndex(BaseEstimator):
     """Hybrid lexical index over FAQ entries.
 
     Parameters

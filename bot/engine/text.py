@@ -19,8 +19,8 @@ from rapidfuzz.distance import OSA
 # Characters that change nothing visible but defeat matching (and can smuggle mentions).
 INVISIBLE_CODEPOINTS = (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
                         0xFEFF, 0x00AD, 0x034F, 0x061C, 0x180E)
-_INVISIBLE = dict.fromkeys(INVISIBLE_CODEPOINTS, " ")
 _DROP_INVISIBLE = dict.fromkeys(INVISIBLE_CODEPOINTS)
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")  # terminal control codes
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 MAX_QUERY_CHARS = 1000  # longer input is cut before matching; no FAQ question is this long
 
@@ -41,7 +41,8 @@ wont pls please hi hey hello thanks thank tell want need think anyone someone ok
 @functools.lru_cache(maxsize=4096)  # one message is cleaned by several routing steps
 def clean(text: str) -> str:
     """NFKC, no invisible/bidi/control characters, casefolded, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text[: MAX_QUERY_CHARS * 4]).translate(_INVISIBLE)
+    text = _ANSI_ESCAPE.sub(" ", text[: MAX_QUERY_CHARS * 4])
+    text = unicodedata.normalize("NFKC", text).translate(_DROP_INVISIBLE)
     text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
     return " ".join(text.casefold().split())[:MAX_QUERY_CHARS]
 

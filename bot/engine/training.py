@@ -217,6 +217,9 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     if use_classifier is None:
         use_classifier = bool(np.median(per_entry) >= MIN_PHRASINGS_FOR_CLASSIFIER
                               and index.n_entries >= 2)
+    if len(rows) == 0:
+        raise ValueError("no entry has two or more phrasings, so none can be left out to "
+                         "learn from: give entries alternates")
     queries = [index.phrasing_text_[j] for j in rows] + list(negatives)
     gold = list(index.phrasing_entry_[rows]) + [-1] * len(negatives)
     exclude = [int(j) for j in rows] + [None] * len(negatives)

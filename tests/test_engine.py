@@ -1,0 +1,175 @@
+"""The engine: normalisation, the index (estimator conventions), decisions, the model file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from bot.engine.decide import Scored, decide
+from bot.engine.engine import Engine
+from bot.engine.index import FaqIndex
+from bot.engine.model import DEFAULT_PARAMS, ModelParams, Thresholds, knowledge_hash
+from bot.engine.text import Normalizer, clean, words
+from bot.engine.vectors import FastTfidf
+from bot.knowledge import Entry, parse_knowledge
+from bot.runtime import load_engine, load_params
+from tests.conftest import ROOT, SHIPPED, TINY
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("ＫＥＴＡＭＩＮＥ？", "ketamine?"),                # full-width forms (NFKC)
+    ("ket\u200bamine", "ketamine"),                    # zero-width space inside a word
+    ("\u202eenimatek\u202c", "enimatek"),             # bidi controls
+    ("Straße", "strasse"),                             # casefold, not lower
+    ("a\tb\n\nc\x00d", "a b c d"),                     # control characters
+    ("\x1b[31mred\x1b[0m", "red"),                     # terminal escape codes
+    ("   ", ""),
+])
+def test_clean(raw, expected):
+    assert clean(raw) == expected
+
+
+def test_words_drop_punctuation_and_apostrophes():
+    assert words(clean("What's the cost?! (IV) — $450")) == ["whats", "the", "cost", "iv", "450"]
+
+
+def test_clean_bounds_huge_input():
+    assert len(clean("x " * 100_000)) <= 1000
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    knowledge, _ = parse_knowledge(TINY.replace(
+        "  caffeine: [caffiene]", "  caffeine: [caffiene]\n  side effect: [adverse reaction]"))
+    return knowledge
+
+
+def test_normalizer_synonyms_spelling_and_stems(tiny):
+    norm = Normalizer(tiny.synonyms).fit([p for e in tiny.entries for p in e.phrasings])
+    assert norm("a cuppa of chai") == norm("a tea of tea")
+    assert norm("adverse reactions")  # multi-word variant, stems still applied
+    assert norm.tokens("adverse reaction") == ["side", "effect"]
+    assert norm.tokens("bewing steeped") == ["brew", "steep"]  # one edit away; stemmed
+    assert norm.tokens("xylophone") == ["xylophon"]  # nothing close: left alone
+
+
+def test_index_follows_estimator_conventions(tiny):
+    index = FaqIndex(shortlist=2)
+    assert index.get_params()["shortlist"] == 2
+    with pytest.raises(NotFittedError):
+        index.vectorize(["tea"])
+    assert index.fit(tiny.entries, tiny.synonyms) is index
+    assert index.entry_ids_ == ["green-tea-caffeine", "brew-time", "water-temperature"]
+    assert not hasattr(clone(index), "entry_ids_")
+    with pytest.raises(ValueError, match="at least one entry"):
+        FaqIndex().fit([])
+
+
+def test_fast_tfidf_matches_sklearn(tiny):
+    index = FaqIndex().fit(tiny.entries, tiny.synonyms)
+    texts = [index.normalizer_(q) for q in ["how hot", "green tea caffeine", "zzz"]]
+    for vectorizer in (index.word_, index.char_):
+        fast = FastTfidf(vectorizer)
+        np.testing.assert_allclose(fast(texts).toarray(), vectorizer.transform(texts).toarray(),
+                                   atol=1e-6)
+
+
+def test_every_stored_phrasing_retrieves_its_own_entry(tiny):
+    engine = Engine(tiny)
+    for entry in tiny.entries:
+        for phrasing in entry.phrasings:
+            assert engine.rank(phrasing)[0][0].entry.id == entry.id, phrasing
+
+
+def test_shipped_knowledge_retrieves_itself():
+    engine = load_engine(SHIPPED).engine
+    misses = [(e.id, p) for e in engine.knowledge.entries for p in e.phrasings
+              if engine.rank(p)[0][0].entry.id != e.id]
+    assert not misses
+    not_answered = [e.id for e in engine.knowledge.entries
+                    if engine.match(e.question).status != "answer"]
+    assert not not_answered
+
+
+@pytest.mark.parametrize("query", ["asdkjh qwezxc vbnm", "what's the weather in paris tomorrow",
+                                   "who won the world cup", "write me a poem about trains"])
+def test_abstains_on_nonsense_and_unrelated_questions(query):
+    match = load_engine(SHIPPED).engine.match(query)
+    assert match.status == "unknown"
+
+
+def _scored(*confidences):
+    entry = Entry(id="e", question="q?", answer="a.")
+    return [Scored(entry, c, "q?") for c in confidences]
+
+
+@pytest.mark.parametrize(("confidences", "status", "options"), [
+    ((0.9, 0.05), "answer", 1),
+    ((0.9, 0.6), "clarify", 2),       # confident but not clearly ahead: ask
+    ((0.5, 0.4, 0.3, 0.01), "clarify", 3),
+    ((0.2, 0.1), "unknown", 0),
+    ((0.3, 0.05), "unknown", 1),      # plausible suggestion kept
+])
+def test_decide(confidences, status, options):
+    th = Thresholds(answer=0.8, margin=0.5, clarify=0.4, suggest=0.25)
+    match = decide(_scored(*confidences), th)
+    assert match.status == status and len(match.candidates) == options
+
+
+def test_model_file_round_trip_and_errors():
+    params = DEFAULT_PARAMS.with_hash("abc")
+    assert ModelParams.from_json(params.to_json()) == params
+    with pytest.raises(ValueError, match="unsupported model format"):
+        ModelParams.from_json("{}")
+    with pytest.raises(ValueError, match="not a model file"):
+        ModelParams.from_json("[1, 2")
+    data = json.loads(params.to_json())
+    data["features"] = ["word"]
+    with pytest.raises(ValueError, match="other features"):
+        ModelParams.from_json(json.dumps(data))
+    sources = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))
+    assert "import pickle" not in sources and "joblib" not in sources
+
+
+def test_stale_model_falls_back_to_safe_defaults(tiny, tmp_path):
+    model = tmp_path / "tea.model.json"
+    model.write_text(DEFAULT_PARAMS.with_hash("not-this-knowledge").to_json())
+    params, notices = load_params(tiny, model)
+    assert params == DEFAULT_PARAMS
+    assert notices and "changed since it was trained" in notices[0]
+    model.write_text(DEFAULT_PARAMS.with_hash(knowledge_hash(tiny)).to_json())
+    assert load_params(tiny, model) == (DEFAULT_PARAMS.with_hash(knowledge_hash(tiny)), ())
+
+
+def _ask(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "bot", "ask", *args], input=stdin, text=True,
+                          capture_output=True, cwd=ROOT, timeout=60, check=True)
+
+
+def test_ask_json_contract():
+    data = json.loads(_ask("--json", "how much does an infusion cost").stdout)
+    assert data["status"] == "answer"
+    assert data["entry"] == "ketamine-cost-and-insurance"
+    assert data["answer"].startswith("Because the FDA has not approved IV ketamine")
+    assert data["question"] and 0 <= data["confidence"] <= 1
+    assert data["text"].startswith(f"Answering: “{data['question']}”")
+    assert data["text"].endswith(data["disclaimer"])
+
+
+def test_ask_batch_is_one_json_line_per_input_line_in_order():
+    out = _ask(stdin="how much does an infusion cost\n\nkms\nwhat's the capital of peru\n")
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["status"] for r in rows] == ["answer", "invalid", "crisis", "unknown"]
+    assert all(set(r) >= {"status", "text", "answer", "entry", "question", "confidence",
+                          "suggestions"} for r in rows)
+
+
+def test_ask_prints_the_reply_as_text():
+    out = _ask("hi").stdout
+    assert out.startswith("Hi! I answer questions about IV Ketamine Infusion Therapy.")
