@@ -113,8 +113,8 @@ def measure(name: str, size: int, method: str) -> dict:
 
 
 def run_child(name: str, size: int, method: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", name, str(size), method],
-                         capture_output=True, text=True, check=True)
+    command = [sys.executable, __file__, "--child", name, str(size), method]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

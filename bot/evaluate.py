@@ -20,7 +20,6 @@ import numpy as np
 from bot import paths
 from bot.conversation import Conversation, Reply
 from bot.engine.decide import decide
-from bot.engine.model import DEFAULT_PARAMS
 from bot.engine.engine import Engine
 from bot.engine.evaluation import (
     Prediction,
@@ -32,6 +31,7 @@ from bot.engine.evaluation import (
     score,
     seed_to_entries,
 )
+from bot.engine.model import DEFAULT_PARAMS
 from bot.engine.text import strip_invisible
 from bot.engine.training import calibrate
 from bot.knowledge import Entry, Knowledge
