@@ -76,7 +76,8 @@ class Conversation:
         reply = self._route(session, message)
         if notice:
             reply = _with_notice(reply, notice)
-        session.last = reply
+        if reply.route in ("retrieval", "followup"):  # what "why" and "more" refer to
+            session.last = reply
         if reply.route != "why":
             session.options = reply.suggestions if reply.status in ("clarify", "unknown") \
                 else ()
@@ -139,6 +140,9 @@ class Conversation:
                                           terms=last.terms if last else ())
             return Reply("invalid", f"Please pick a number from 1 to {len(options)}, or ask "
                          "a new question.", route="followup", suggestions=options)
+        if number is not None and not options:
+            return Reply("chitchat", "There is no list to pick from right now. Ask a "
+                         "question, or type “help” for examples.", route="smalltalk")
         if options:
             for option in options:
                 if fuzz.ratio(clean(message), clean(option.question)) >= 90:
@@ -147,9 +151,10 @@ class Conversation:
         if options and len(options) == 1 and smalltalk.is_match(smalltalk.YES, message):
             return self.answer_entry(options[0].entry, route="followup",
                                       terms=last.terms if last else ())
-        if options and smalltalk.is_match(smalltalk.NO, message):
-            return Reply("chitchat", "OK. Try asking in other words, or type “help” for "
-                         "examples.", route="followup")
+        if smalltalk.is_match(smalltalk.NO, message) or smalltalk.is_match(smalltalk.YES,
+                                                                           message):
+            return Reply("chitchat", "OK. Ask me another question, or type “help” for "
+                         "examples.", route="smalltalk")
         if last is not None and smalltalk.is_match(smalltalk.MORE, message):
             return self._related(last)
         if last is not None and smalltalk.is_match(smalltalk.WHY, message):
@@ -234,15 +239,19 @@ class Conversation:
                          "question first.", route="why")
         parts = []
         if last.question:
-            parts.append(f"I answered the stored question: “{last.question}”")
-        elif last.suggestions:
+            parts.append(f"I answered the stored question: “{last.question}”.")
+        elif not last.suggestions:
+            return Reply("chitchat", "I could not match your last question to a stored one "
+                         f"closely enough to answer it (best confidence {last.confidence:.0%}).",
+                         route="why")
+        else:
             parts.append(f"My best guess was: “{last.suggestions[0].question}” (I was not "
                          "sure enough to answer it outright).")
         if last.route == "followup":
             parts.append("You picked it from my suggestions.")
         else:
             if last.matched_phrasing:
-                parts.append(f"The closest stored phrasing: “{last.matched_phrasing}”")
+                parts.append(f"The closest stored phrasing: “{last.matched_phrasing}”.")
             parts.append(f"Confidence: {last.confidence:.0%}.")
         if last.terms:
             parts.append("Words that matched: " + ", ".join(last.terms) + ".")

@@ -15,9 +15,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bot.engine.index import FaqIndex, QueryVectors
+from bot.engine.vectors import FastTfidf
 
 
 def _features(word: sp.csr_matrix, char: sp.csr_matrix) -> sp.csr_matrix:
@@ -39,9 +41,16 @@ class EntryClassifier:
         """Train on the index's phrasings (or only the phrasings numbered in `rows`)."""
         rows = np.arange(len(index.phrasing_norm_)) if rows is None else np.asarray(rows)
         labels = index.phrasing_entry_[rows]
+        texts = [index.phrasing_norm_[j] for j in rows]
         self.n_entries_ = index.n_entries
+        # Its own, unpruned character n-grams: the index prunes common ones on large
+        # knowledge bases for speed, but they carry much of what separates entries here.
+        self.char_ = TfidfVectorizer(analyzer="char_wb", ngram_range=index.char_ngrams,
+                                     lowercase=False, sublinear_tf=True, dtype=np.float32)
+        self.fast_char_ = FastTfidf(self.char_.fit(texts))
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        self.model_.fit(_index_features(index, [index.phrasing_norm_[j] for j in rows]), labels)
+        self.model_.fit(sp.hstack([index.word_.transform(texts), self.char_.transform(texts)],
+                                  format="csr"), labels)
         # Kept dense and transposed: one sparse query row times this is the whole prediction.
         self.coef_t_ = np.ascontiguousarray(self.model_.coef_.T)
         return self
@@ -50,7 +59,7 @@ class EntryClassifier:
         """Probabilities (queries x all entries)."""
         if not hasattr(self, "model_"):
             raise NotFittedError("this EntryClassifier is not fitted yet")
-        X = vectors.word_and_char
+        X = sp.hstack([vectors.word, self.fast_char_(vectors.normalized)], format="csr")
         full = np.zeros((X.shape[0], self.n_entries_))
         if len(self.model_.classes_) == 2:  # binary models keep a single row of weights
             full[:, self.model_.classes_] = self.model_.predict_proba(X)

@@ -26,7 +26,7 @@ Progress = Callable[[str, int, int], None]
 # Share of out-of-scope questions allowed to be answered, and to get an answer or a "did you
 # mean"; and how much worse a wrong answer is than a right one is good.
 OOS_ANSWER_RATE = 0.05
-OOS_REACH_RATE = 0.10
+OOS_REACH_RATE = 0.08
 WRONG_COST = 2.0
 MIN_PHRASINGS_FOR_CLASSIFIER = 3
 
@@ -55,6 +55,18 @@ def leave_one_out_queries(index: FaqIndex, *, limit: int | None = None, seed: in
     return rows
 
 
+FILLERS = ("hi, {}", "hello! {}", "{} thanks", "{}? thank you", "quick question: {}",
+           "sorry if this is a dumb question but {}", "i was wondering, {}",
+           "can someone tell me {}", "{} asking for a friend", "ok so {}",
+           "hey there. {} any info appreciated", "{} please")
+
+
+def wrap(texts: Sequence[str], *, seed: int) -> list[str]:
+    """Each text wrapped in one chat filler (chosen at random, reproducibly)."""
+    rng = np.random.default_rng(seed)
+    return [FILLERS[int(rng.integers(len(FILLERS)))].format(t.rstrip("?")) for t in texts]
+
+
 def _phrasing_folds(index: FaqIndex, folds: int) -> np.ndarray:
     """A fold number for every phrasing, stratified by entry."""
     labels = index.phrasing_entry_
@@ -69,8 +81,11 @@ def _phrasing_folds(index: FaqIndex, folds: int) -> np.ndarray:
 
 
 def cross_validated_proba(index: FaqIndex, rows: np.ndarray, *, C: float,
-                          folds: int = 5, progress: Progress = _quiet) -> np.ndarray:
-    """Classifier probabilities for phrasing `rows`, each from a model that never saw it."""
+                          texts: Sequence[str] | None = None, folds: int = 5,
+                          progress: Progress = _quiet) -> np.ndarray:
+    """Classifier probabilities for phrasing `rows` (asked as `texts`, by default the
+    phrasings themselves), each from a model that never saw that phrasing."""
+    texts = list(texts) if texts is not None else [index.phrasing_text_[j] for j in rows]
     proba = np.zeros((len(rows), index.n_entries))
     fold_of = _phrasing_folds(index, folds)
     all_rows = np.arange(len(fold_of))
@@ -79,30 +94,36 @@ def cross_validated_proba(index: FaqIndex, rows: np.ndarray, *, C: float,
         model = EntryClassifier(C=C).fit(index, all_rows[fold_of != f])
         mask = fold_of[rows] == f
         if mask.any():
-            proba[mask] = model.proba(index.vectorize([index.phrasing_text_[j]
-                                                       for j in rows[mask]]))
+            proba[mask] = model.proba(index.vectorize([t for t, m in zip(texts, mask,
+                                                                         strict=True) if m]))
     progress("classifier folds", folds, folds)
     return proba
 
 
 def cross_validated_scope(index: FaqIndex, rows: np.ndarray, negatives: Sequence[str], *,
-                          C: float, folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """P(in scope) for phrasing `rows` and for each negative, from models that never saw them."""
+                          C: float, texts: Sequence[str] | None = None, folds: int = 5,
+                          negative_texts: Sequence[str] | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """P(in scope) for phrasing `rows` and for each negative, from models that never saw them
+    (asked as `texts` / `negative_texts`, by default the phrasings and negatives themselves)."""
+    texts = list(texts) if texts is not None else [index.phrasing_text_[j] for j in rows]
+    negative_texts = list(negative_texts) if negative_texts is not None else list(negatives)
     fold_of = _phrasing_folds(index, folds)
     neg_fold = np.arange(len(negatives)) % folds
+    asked_fold = np.arange(len(negative_texts)) % len(negatives) % folds
     all_rows = np.arange(len(fold_of))
-    pos, neg = np.zeros(len(rows)), np.zeros(len(negatives))
+    pos, neg = np.zeros(len(rows)), np.zeros(len(negative_texts))
     for f in range(folds):
         model = ScopeClassifier(C=C).fit(
             index, [q for q, g in zip(negatives, neg_fold, strict=True) if g != f],
             all_rows[fold_of != f])
         mask = fold_of[rows] == f
         if mask.any():
-            pos[mask] = model.proba(index.vectorize([index.phrasing_text_[j]
-                                                     for j in rows[mask]]))
-        held_out = [q for q, g in zip(negatives, neg_fold, strict=True) if g == f]
+            pos[mask] = model.proba(index.vectorize([t for t, m in zip(texts, mask, strict=True)
+                                                     if m]))
+        held_out = [q for q, g in zip(negative_texts, asked_fold, strict=True) if g == f]
         if held_out:
-            neg[neg_fold == f] = model.proba(index.vectorize(held_out))
+            neg[asked_fold == f] = model.proba(index.vectorize(held_out))
     return pos, neg
 
 
@@ -207,7 +228,7 @@ def choose_thresholds(cal: CalibrationSet, *, oos_answer_rate: float = OOS_ANSWE
 def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
               index: FaqIndex | None = None, use_classifier: bool | None = None,
               classifier_c: float = 10.0, scope_c: float = 1.0,
-              max_queries: int | None = 4000,
+              max_queries: int | None = 4000, augment: bool = True,
               progress: Progress = _quiet) -> tuple[ModelParams, dict]:
     """Learn ModelParams for `knowledge`; returns them and a report of training metrics."""
     started = time.perf_counter()
@@ -220,21 +241,33 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     if len(rows) == 0:
         raise ValueError("no entry has two or more phrasings, so none can be left out to "
                          "learn from: give entries alternates")
-    queries = [index.phrasing_text_[j] for j in rows] + list(negatives)
-    gold = list(index.phrasing_entry_[rows]) + [-1] * len(negatives)
-    exclude = [int(j) for j in rows] + [None] * len(negatives)
+    # Each question is also asked wrapped in chat filler ("hi, ...", "... thanks"), as
+    # people type; negatives get the same wrappers, so filler itself says nothing either way.
+    asked = [index.phrasing_text_[j] for j in rows]
+    negatives = list(negatives)
+    if augment:
+        asked = asked + wrap(asked, seed=1)
+        rows = np.r_[rows, rows]
+        negatives_asked = negatives + wrap(negatives, seed=2)
+    else:
+        negatives_asked = negatives
+    queries = asked + negatives_asked
+    gold = list(index.phrasing_entry_[rows]) + [-1] * len(negatives_asked)
+    exclude = [int(j) for j in rows] + [None] * len(negatives_asked)
     proba = None
     if use_classifier:
-        pos = cross_validated_proba(index, rows, C=classifier_c, progress=progress)
+        pos = cross_validated_proba(index, rows, C=classifier_c, texts=asked, progress=progress)
         full = EntryClassifier(C=classifier_c).fit(index)
-        neg = full.proba(index.vectorize(list(negatives))) if negatives \
+        neg = full.proba(index.vectorize(negatives_asked)) if negatives \
             else np.zeros((0, pos.shape[1]))
         proba = np.vstack([pos, neg])
     use_scope = len(negatives) >= 20
     scope = None
     if use_scope:
         progress("scope classifier", 0, 1)
-        pos_scope, neg_scope = cross_validated_scope(index, rows, negatives, C=scope_c)
+        pos_scope, neg_scope = cross_validated_scope(index, rows, negatives, C=scope_c,
+                                                     texts=asked,
+                                                     negative_texts=negatives_asked)
         scope = np.r_[pos_scope, neg_scope]
         progress("scope classifier", 1, 1)
     candidates = _features(index, queries, proba, scope, exclude, 500, progress, "features")
