@@ -39,6 +39,7 @@ def coverage_curve(in_scope: Sequence[tuple[float, bool]], out_of_scope: Sequenc
     conf = np.array([c for c, _ in in_scope], dtype=float)
     right = np.array([r for _, r in in_scope], dtype=bool)
     oos = np.array(out_of_scope, dtype=float)
+    thresholds = np.asarray(thresholds, dtype=float)
     answered = conf[None, :] >= thresholds[:, None]
     return {"coverage": answered.mean(1) if len(conf) else np.zeros(len(thresholds)),
             "wrong": (answered & ~right).mean(1) if len(conf) else np.zeros(len(thresholds)),

@@ -145,7 +145,8 @@ def test_clarify_then_pick_by_number_or_text(chat):
 
 
 def test_numbers_without_options_are_not_picks(chat):
-    assert chat.reply("fresh", "2").route != "followup"
+    reply = chat.reply("fresh", "2")
+    assert reply.route == "smalltalk" and reply.text.startswith("There is no list to pick")
 
 
 def test_more_and_why_follow_the_last_answer(chat):

@@ -44,7 +44,7 @@ Use boiling water for black tea and water around 80 degrees Celsius for green te
 {DISCLAIMER}
 
 you> why
-I answered the stored question: “What water temperature is best for tea?” You picked it \
+I answered the stored question: “What water temperature is best for tea?”. You picked it \
 from my suggestions. Words that matched: green, tea.
 
 you> /related
