@@ -5,6 +5,7 @@ Pure: it is given a Knowledge and ModelParams and never reads files or settings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,11 +54,32 @@ class Engine:
         return ranked, found.query_tokens
 
     def match(self, query: str) -> Match:
-        """Decide how to reply to `query`."""
+        """Decide how to reply to `query`.
+
+        A message of several sentences ("My son was in hospital last year. Do doctors use
+        ketamine for that?") is also matched question by question, and the most confident
+        reading wins: the story around a question dilutes its match.
+        """
         if not words(clean(query)):
             return Match("invalid")
         ranked, _ = self.rank(query)
+        for part in question_parts(query):
+            candidate, _ = self.rank(part)
+            if candidate and candidate[0].confidence > ranked[0].confidence:
+                ranked = candidate
         return decide(ranked, self.params.thresholds)
+
+
+_SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
+
+
+def question_parts(text: str, *, min_words: int = 3, limit: int = 3) -> list[str]:
+    """The question sentences of a message of several sentences (none for a single one)."""
+    sentences = [s.strip() for s in _SENTENCE.findall(text) if len(s.split()) >= min_words]
+    if len(sentences) < 2:
+        return []
+    questions = [s for s in sentences if s.endswith("?")] or sentences[-1:]
+    return questions[-limit:]
 
 
 def _phrasing_text(entry, first_phrasing: int, phrasing: int) -> str:
