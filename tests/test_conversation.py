@@ -39,6 +39,12 @@ CRISIS = [
     "this is my last message to anyone",
     "I don't want to be alive anymore",
     "ya no quiero vivir, voy a matarme",
+    "tonight i'm ending it",
+    "i'm gonna take all my pills",
+    "I wish I could fall asleep and never wake up",
+    "nobody will miss me when im gone",
+    "life isn't worth living",
+    "i'm done with life",
 ]
 NOT_CRISIS = [
     "does ketamine help with suicidal thoughts?",
@@ -47,6 +53,9 @@ NOT_CRISIS = [
     "what is the suicide rate in depression",
     "how long should i steep tea",
     "can ketamine kill pain",
+    "i'm cutting back on coffee before my infusion",
+    "i'm ending my therapy sessions, can i still get ketamine",
+    "this traffic is killing me",
 ]
 
 

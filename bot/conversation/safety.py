@@ -53,11 +53,28 @@ _CRISIS = _any(
     r"(?:\w+ ){0,3}suicidal\b",
     r"\bsuicidal (?:rn|right now|tonight|today|again|af|and)\b", r"^suicidal\b",
     r"\bsuicide (?:note|letter|plan)\b",
+    r"\b(?:plan|planning|planned|writing|prepare|preparing) (?:my|a) suicide\b",
+    r"\b(?:im|i am|i m) (?:\w+ )?ending (?:it|it all|my life|everything|things)\b",
+    r"\bending it (?:all|tonight|today|now|soon)\b",
+    r"\b(?:never|not|dont) wake up\b",
+    r"\b(?:disappear|vanish) forever\b",
+    r"\b(?:done|finished) with (?:life|living)\b", r"\bdone living\b",
+    r"\b(?:life|living) (?:isnt|is not|aint|is no longer) worth (?:it|living)\b",
+    r"\bnot worth living\b",
+    r"\bpoint (?:of|in) (?:living|going on|being alive|staying alive)\b",
     # farewells and hopelessness
     r"\b(?:this is|this will be|these are) my (?:last|final) (?:message|post|words|goodbye)\b",
     r"\bgoodbye (?:letter|letters|note|notes|message|messages)\b",
     r"\b(?:better off|happier|fine) without me\b",
-    r"\bno (?:reason|point) (?:to|in) (?:live|living|going on|being alive|staying alive)\b",
+    r"\b(?:no|dont see a|dont have a|cant see a|cant find a|dont see any|see no|without a) "
+    r"(?:reason|point) (?:to|in|for) (?:keep )?(?:live|living|going on|being alive|be alive|"
+    r"staying alive|stay alive)\b",
+    r"\b(?:nobody|no one|noone) (?:will|would|is going to|gonna|is gonna) (?:even )?"
+    r"(?:miss|notice|care)\b",
+    r"\bbetter off (?:if i (?:was|were|am) )?(?:gone|dead|not here|not around)\b",
+    r"\b(?:im|i am|i feel like|i feel like im|feel like) (?:\w+ )?(?:a burden|such a burden)\b",
+    r"\bnice knowing (?:you|everyone|everybody|all of you)\b",
+    r"\bgoodbye (?:world|forever|cruel world)\b",
     r"\bcant (?:go on|do this anymore|take it anymore|take this anymore|keep going|live like "
     r"this)\b",
     r"\bnobody would (?:even )?(?:notice|care|miss me)\b",
@@ -66,6 +83,9 @@ _CRISIS = _any(
     r"handful|bunch|all) (?:of )?(?:my |the |sleeping |\w+ )?(?:pills|tablets|meds|"
     r"medication|lozenges|sleeping pills)\b",
     r"\b(?:took|taken|swallowed) (?:a |the )?whole bottle\b",
+    r"\b(?:take|taking|swallow|swallowing|took|taken|swallowed|ate|downed) (?:all|every one|"
+    r"\d+|a lot|too many|way too many) (?:of )?(?:my |the |these |those )?(?:\w+ )?"
+    r"(?:pills|tablets|meds|medication|lozenges)\b",
     r"\b(?:overdose|overdosing|od) (?:on|tonight|today|now)\b",
     r"\b(?:going to|gonna|want to|about to|will) (?:overdose|od)\b",
     r"\bi (?:just |have |ve )?(?:overdosed|od d)\b",
@@ -80,9 +100,11 @@ _CRISIS = _any(
     r"scratching|hit|hitting) (?:myself|my self|my wrists?|my arms?|my legs?|my thighs?|"
     r"my skin)\b",
     r"\b(?:i|im|i ve|ive|been|keep|started|still) (?:\w+ ){0,2}self ?harm",
+    r"\bcutting (?:again|myself|my self)\b", r"\b(?:started|start) cutting\b",
     # other languages
     r"\b(?:suicidarme|matarme|quitarme la vida|quiero morir|me quiero morir|no quiero vivir)\b",
-    r"\b(?:me suicider|me tuer|en finir avec (?:la vie|ma vie)|envie de mourir)\b",
+    r"\b(?:me suicider|me tuer|en finir avec (?:la vie|ma vie)|envie de mourir|"
+    r"veux mourir)\b",
     r"\b(?:mich umbringen|will sterben|nicht mehr leben)\b",
     r"\b(?:me matar|quero morrer|suicidar me)\b", r"\b(?:uccidermi|suicidarmi|voglio morire)\b",
 )
