@@ -14,9 +14,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from bot.knowledge.loader import parse_knowledge, phrasing_key
-from bot.knowledge.problems import KnowledgeError, Problem, errors_in
-from bot.knowledge.store import Check, atomic_write
+from bot.knowledge.loader import phrasing_key
+from bot.knowledge.problems import KnowledgeError, Problem
+from bot.knowledge.store import Check, edit_file
 
 _PLAIN_UNSAFE = re.compile(r"""^[-?:,\[\]{}#&*!|>'"%@`\s]|:\s|\s#|:$|[\x00-\x1f\x7f]""")
 
@@ -123,19 +123,10 @@ def add_alternates(path: str | Path, entry_id: str, alternates: Iterable[str], *
 def add_many_alternates(path: str | Path, additions: Mapping[str, Iterable[str]], *,
                         extra_checks: Check | None = None) -> list[Problem]:
     """Several entries in one validated write (all or nothing). Raises KnowledgeError."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise KnowledgeError([Problem("error", f"cannot read: {reason}", str(path))]) from exc
-    new_text = text
-    for entry_id, alternates in additions.items():
-        new_text = add_alternates_text(new_text, entry_id, alternates)
-    knowledge, problems = parse_knowledge(new_text, path=str(path))
-    if knowledge is not None and extra_checks is not None:
-        problems = problems + extra_checks(knowledge)
-    if knowledge is None or errors_in(problems):
-        raise KnowledgeError(problems)
-    atomic_write(path, new_text)
-    return problems
+
+    def change(text: str) -> str:
+        for entry_id, alternates in additions.items():
+            text = add_alternates_text(text, entry_id, alternates)
+        return text
+
+    return edit_file(path, change, extra_checks=extra_checks)

@@ -108,19 +108,18 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def add_entry(path: str | Path, entry: dict, *, extra_checks: Check | None = None
-              ) -> list[Problem]:
-    """Validate the file with `entry` added and write it atomically; returns the warnings.
-
-    Raises KnowledgeError (file unchanged) if the new file would have any error.
-    """
+def edit_file(path: str | Path, change: Callable[[str], str], *,
+              extra_checks: Check | None = None) -> list[Problem]:
+    """Apply a text change to a knowledge file: the whole new text is validated first and
+    then written atomically. Returns the warnings; raises KnowledgeError (file unchanged) if
+    the file cannot be read or the new text would have any error."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise KnowledgeError([Problem("error", f"cannot read: {exc.strerror or exc}",
-                                      str(path))]) from exc
-    new_text = add_entry_text(text, entry)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise KnowledgeError([Problem("error", f"cannot read: {reason}", str(path))]) from exc
+    new_text = change(text)
     knowledge, problems = parse_knowledge(new_text, path=str(path))
     if knowledge is not None and extra_checks is not None:
         problems = problems + extra_checks(knowledge)
@@ -128,3 +127,12 @@ def add_entry(path: str | Path, entry: dict, *, extra_checks: Check | None = Non
         raise KnowledgeError(problems)
     atomic_write(path, new_text)
     return problems
+
+
+def add_entry(path: str | Path, entry: dict, *, extra_checks: Check | None = None
+              ) -> list[Problem]:
+    """Validate the file with `entry` added and write it atomically; returns the warnings.
+
+    Raises KnowledgeError (file unchanged) if the new file would have any error.
+    """
+    return edit_file(path, lambda text: add_entry_text(text, entry), extra_checks=extra_checks)
