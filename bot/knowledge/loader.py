@@ -106,6 +106,8 @@ def parse_knowledge(text: str, *, path: str = "<memory>") -> tuple[Knowledge | N
         mark = exc.problem_mark or exc.context_mark
         pos = (mark.line, mark.column) if mark is not None else None
         reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        if any(hint in reason for hint in ("block end", "mapping values", "block mapping")):
+            reason += " (check the indentation here and on the line above)"
         out.error(f"invalid YAML: {reason}", pos=pos)
         return None, out.problems
     except YAMLError as exc:  # errors without a position (rare)
