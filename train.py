@@ -21,7 +21,7 @@ from bot.conversation import Conversation
 from bot.conversation.safety import is_crisis, is_personal_decision
 from bot.conversation.smalltalk import small_talk_kind
 from bot.engine.training import calibrate
-from bot.evaluate import evaluate_dataset, evaluate_file
+from bot.evaluate import EvalFileError, evaluate_dataset, evaluate_file
 from bot.knowledge import errors_in
 from bot.knowledge.store import atomic_write
 from bot.runtime import load_engine, read_negatives
@@ -110,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         except PlotUnavailable as exc:
             print(exc, file=sys.stderr)
             return 1
+    try:
+        return run(args, model_path)
+    except EvalFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace, model_path: Path) -> int:
     if args.eval and args.eval.is_dir():
         evaluate_dataset(args.eval, progress=Progress())
         return 0

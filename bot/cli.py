@@ -179,14 +179,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.evaluate import evaluate_dataset, evaluate_file
+    from bot.evaluate import EvalFileError, evaluate_dataset, evaluate_file
 
-    if args.file.is_dir():
-        evaluate_dataset(args.file)
-        return EXIT_OK
-    if not args.file.exists():
-        raise CliError(f"{args.file}: not found")
-    evaluate_file(args.file, _conversation(_load(args)))
+    try:
+        if args.file.is_dir():
+            evaluate_dataset(args.file)
+            return EXIT_OK
+        if not args.file.exists():
+            raise CliError(f"{args.file}: not found")
+        evaluate_file(args.file, _conversation(_load(args)))
+    except EvalFileError as exc:
+        raise CliError(str(exc)) from exc
     return EXIT_OK
 
 

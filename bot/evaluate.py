@@ -42,9 +42,38 @@ _ROLE = re.compile(r"<@&\d+>")
 MAX_TEXT = 4096
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+EXPECT = {"answer", "abstain", "crisis", "safe"}
+
+
+class EvalFileError(ValueError):
+    """A labelled-query file that cannot be read; the message names file, line and field."""
+
+
+def read_jsonl(path: Path, *, queries: bool = False) -> list[dict]:
+    """JSON objects, one per line; with `queries`, each must hold a text `query` and, in the
+    eval format, a known `expect`."""
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+                            ) from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalFileError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise EvalFileError(f"{path}:{number}: expected a JSON object")
+        if queries and not isinstance(row.get("query"), str):
+            raise EvalFileError(f"{path}:{number}: query: missing or not text")
+        if queries and "expect" in row and row["expect"] not in EXPECT:
+            raise EvalFileError(f"{path}:{number}: expect: {row['expect']!r} is not one of "
+                                f"{', '.join(sorted(EXPECT))}")
+        rows.append(row)
+    return rows
 
 
 def prediction_of(reply: Reply) -> Prediction:
@@ -135,7 +164,7 @@ def print_report(report: Report, out: TextIO, *, title: str, errors: bool = True
 
 def evaluate_file(path: Path, conversation: Conversation, out: TextIO = sys.stdout) -> Report:
     """The ketamine eval format, through the whole conversation layer."""
-    rows = read_jsonl(path)
+    rows = read_jsonl(path, queries=True)
     queries = from_eval_rows(rows, seed_map(conversation.knowledge))
     report = evaluate(queries, conversation_predict(conversation), safe_check=safe_problem,
                       crisis_check=crisis_ok)
@@ -174,7 +203,7 @@ def evaluate_dataset(folder: Path, out: TextIO = sys.stdout, *, progress=None) -
         split = split_file.stem.removeprefix("queries_")
         if split == "train_oos":
             continue
-        rows = read_jsonl(split_file)
+        rows = read_jsonl(split_file, queries=True)
         queries = from_eval_rows(rows)
         preds, top_rows = [], []
         for q in queries:

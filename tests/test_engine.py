@@ -173,3 +173,18 @@ def test_ask_batch_is_one_json_line_per_input_line_in_order():
 def test_ask_prints_the_reply_as_text():
     out = _ask("hi").stdout
     assert out.startswith("Hi! I answer questions about IV Ketamine Infusion Therapy.")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"query": "hi", "expect": "answer"}\nnot json\n', "bad.jsonl:2: not JSON (Expecting value)"),
+    ('{"qury": "hi"}\n', "bad.jsonl:1: query: missing or not text"),
+    ('{"query": "hi", "expect": "maybe"}\n',
+     "bad.jsonl:1: expect: 'maybe' is not one of abstain, answer, crisis, safe"),
+])
+def test_bad_eval_files_are_one_line_errors(tmp_path, capsys, content, message):
+    from bot.cli import main
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    assert main(["eval", str(path)]) == 1
+    assert capsys.readouterr().err.strip().endswith(message)
