@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import replace
 
 from rapidfuzz import fuzz
 
@@ -267,8 +268,6 @@ def _options_text(lead: str, options: tuple[Suggestion, ...], tail: str) -> str:
 
 
 def _with_notice(reply: Reply, notice: str) -> Reply:
-    from dataclasses import replace
-
     if reply.status == "crisis":  # crisis resources always come first
         return replace(reply, notice=notice, text=bounded(f"{reply.text}\n\n({notice})"))
     return replace(reply, notice=notice, text=bounded(f"({notice})\n\n{reply.text}"))

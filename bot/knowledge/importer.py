@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ruamel.yaml import YAML
@@ -59,37 +60,39 @@ def _is_question_line(line: str) -> bool:
     return stripped.endswith("?") and len(stripped.split()) <= MAX_QUESTION_WORDS
 
 
-def _parse_lines(lines: list[str]) -> list[FaqPair]:
+def _split_at(lines: list[str], boundary: Callable[[str], str | None]) -> list[FaqPair]:
+    """Pairs from lines where `boundary(line)` is None for an answer line, or the question the
+    line starts ("" for a boundary that starts no pair, such as a Markdown section title)."""
     pairs: list[FaqPair] = []
     question, start, answer = None, 0, []
     for number, line in enumerate(lines, start=1):
-        if _is_question_line(line):
+        found = boundary(line)
+        if found is None:
             if question is not None:
-                pairs.append(FaqPair(question, _join(answer), start))
-            question, start, answer = line.strip(), number, []
-        elif question is not None:
-            answer.append(line)
+                answer.append(line)
+            continue
+        if question is not None:
+            pairs.append(FaqPair(question, _join(answer), start))
+        question, start, answer = (found or None), number, []
     if question is not None:
         pairs.append(FaqPair(question, _join(answer), start))
     return pairs
+
+
+def _parse_lines(lines: list[str]) -> list[FaqPair]:
+    return _split_at(lines, lambda line: line.strip() if _is_question_line(line) else None)
+
+
+def _markdown_boundary(line: str) -> str | None:
+    match = _HEADING.match(line)
+    if not match:
+        return None
+    text = match.group("text")
+    return text if text.endswith("?") else ""
 
 
 def _parse_markdown(lines: list[str]) -> list[FaqPair]:
-    pairs: list[FaqPair] = []
-    question, start, answer = None, 0, []
-    for number, line in enumerate(lines, start=1):
-        match = _HEADING.match(line)
-        if match:
-            if question is not None:
-                pairs.append(FaqPair(question, _join(answer), start))
-            text = match.group("text")
-            # Headings that are not questions (a document title, a section) start no pair.
-            question, start, answer = (text, number, []) if text.endswith("?") else (None, 0, [])
-        elif question is not None:
-            answer.append(line)
-    if question is not None:
-        pairs.append(FaqPair(question, _join(answer), start))
-    return pairs
+    return _split_at(lines, _markdown_boundary)
 
 
 def _parse_qa(lines: list[str]) -> list[FaqPair]:
