@@ -188,3 +188,18 @@ def test_bad_eval_files_are_one_line_errors(tmp_path, capsys, content, message):
     path.write_text(content)
     assert main(["eval", str(path)]) == 1
     assert capsys.readouterr().err.strip().endswith(message)
+
+
+def test_classifiers_give_the_same_answer_for_one_query_and_a_batch(tiny):
+    from bot.engine.classifier import EntryClassifier, ScopeClassifier
+
+    index = FaqIndex().fit(tiny.entries, tiny.synonyms)
+    entry = EntryClassifier().fit(index)
+    scope = ScopeClassifier().fit(index, ["weather in paris", "football scores", "hello there",
+                                          "who won the election", "recipe for bread"])
+    queries = ["how hot should the water be", "caffiene in green tea", "football"]
+    batch = index.vectorize(queries * 4)  # more than 8: the sparse-matrix path
+    for i, query in enumerate(queries):
+        single = index.vectorize([query])
+        np.testing.assert_allclose(entry.proba(single)[0], entry.proba(batch)[i], atol=1e-6)
+        np.testing.assert_allclose(scope.proba(single)[0], scope.proba(batch)[i], atol=1e-6)

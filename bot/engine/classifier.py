@@ -22,6 +22,14 @@ from bot.engine.index import FaqIndex, QueryVectors
 from bot.engine.vectors import FastTfidf
 
 
+def _single_row_product(word_terms, char_terms, weights: np.ndarray, n_word: int
+                        ) -> np.ndarray:
+    """One query's [word | char] row times `weights`, from its (indices, values) without
+    building sparse matrices (which costs more than the arithmetic for one short query)."""
+    (word_idx, word_val), (char_idx, char_val) = word_terms, char_terms
+    return word_val @ weights[word_idx] + char_val @ weights[n_word + char_idx]
+
+
 def _features(word: sp.csr_matrix, char: sp.csr_matrix) -> sp.csr_matrix:
     return sp.hstack([word, char], format="csr")
 
@@ -48,6 +56,7 @@ class EntryClassifier:
         self.char_ = TfidfVectorizer(analyzer="char_wb", ngram_range=index.char_ngrams,
                                      lowercase=False, sublinear_tf=True, dtype=np.float32)
         self.fast_char_ = FastTfidf(self.char_.fit(texts))
+        self.fast_word_vocabulary_ = index.word_.vocabulary_
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
         self.model_.fit(sp.hstack([index.word_.transform(texts), self.char_.transform(texts)],
                                   format="csr"), labels)
@@ -59,9 +68,16 @@ class EntryClassifier:
         """Probabilities (queries x all entries)."""
         if not hasattr(self, "model_"):
             raise NotFittedError("this EntryClassifier is not fitted yet")
+        full = np.zeros((len(vectors.normalized), self.n_entries_))
+        binary = len(self.model_.classes_) == 2  # binary models keep one row of weights
+        if getattr(vectors, "word_terms", None) is not None and not binary:
+            logits = _single_row_product(vectors.word_terms,
+                                         self.fast_char_.terms(vectors.normalized[0]),
+                                         self.coef_t_, len(self.fast_word_vocabulary_))
+            full[0, self.model_.classes_] = softmax(logits + self.model_.intercept_)
+            return full
         X = sp.hstack([vectors.word, self.fast_char_(vectors.normalized)], format="csr")
-        full = np.zeros((X.shape[0], self.n_entries_))
-        if len(self.model_.classes_) == 2:  # binary models keep a single row of weights
+        if binary:
             full[:, self.model_.classes_] = self.model_.predict_proba(X)
         else:
             full[:, self.model_.classes_] = softmax(X @ self.coef_t_ + self.model_.intercept_,
@@ -87,11 +103,15 @@ class ScopeClassifier:
                                          class_weight="balanced")
         self.model_.fit(X, y)
         self.coef_ = self.model_.coef_[0]
+        self.n_word_features_ = len(index.word_.vocabulary_)
         return self
 
     def proba(self, vectors: QueryVectors) -> np.ndarray:
         """P(in scope) for each query."""
         if not hasattr(self, "model_"):
             raise NotFittedError("this ScopeClassifier is not fitted yet")
-        X = vectors.word_and_char
-        return expit(X @ self.coef_ + self.model_.intercept_[0])
+        if getattr(vectors, "word_terms", None) is not None:
+            z = _single_row_product(vectors.word_terms, vectors.char_terms, self.coef_[:, None],
+                                    self.n_word_features_)
+            return expit(z + self.model_.intercept_[0])
+        return expit(vectors.word_and_char @ self.coef_ + self.model_.intercept_[0])
