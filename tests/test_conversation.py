@@ -209,3 +209,10 @@ def test_json_contract(chat):
     clarify = chat.reply("u", "green tea").to_dict()
     assert clarify["answer"] is None
     assert set(clarify["suggestions"][0]) == {"entry", "question", "answer"}
+
+
+def test_no_stored_phrasing_is_routed_away_from_its_answer(shipped_knowledge):
+    """Safety routing runs before retrieval, so it must never swallow a stored question."""
+    routed = [(e.id, p) for e in shipped_knowledge.entries for p in e.phrasings
+              if is_crisis(p) or is_personal_decision(p)]
+    assert not routed

@@ -110,8 +110,8 @@ _CRISIS = _any(
 )
 
 _PERSONAL = _any(
-    r"\bhow (?:much|many) (?:\w+ ){0,2}(?:should|can|do|would|must|could) i (?:take|use|have|"
-    r"get|do|give)\b",
+    r"\bhow (?:much|many) (?:\w+ ){0,2}(?:should|can|do|would|must|could) i (?:take|use|give|"
+    r"have to take|need to take)\b",
     r"\b(?:what|which) (?:dose|dosage|amount|strength) (?:\w+ ){0,3}(?:should|do|would|can|"
     r"could) i\b",
     r"\b(?:right|correct|safe|best|ideal|my) (?:dose|dosage) (?:is )?for me\b",
@@ -132,6 +132,21 @@ _PERSONAL = _any(
     r"trd|treatment resistant depression)\b",
     r"\bam i (?:depressed|bipolar|addicted)\b",
     r"\bdiagnose me\b",
+    # decisions about one's own medicines, doses and treatment plan
+    r"\bshould i (?:take|skip|stop|keep taking|come off|go off|taper|pause|"
+    r"ask for|push for|get them|double|halve|up|lower|increase|reduce)\b",
+    r"\b(?:can|could|should) i (?:still )?(?:take|give|share|split|double) (?:my|two|\d+|"
+    r"them|it|these|those|leftover|the rest)\b",
+    r"\b(?:is it|would it be|its) (?:ok|okay|safe|fine|alright) (?:for me )?to (?:take|give|"
+    r"use|mix|combine|skip|stop|drink|drive)\b",
+    r"\b(?:ok|okay|safe|fine|alright) (?:with|before|after) my (?:infusion|treatment|session|"
+    r"appointment)\b",
+    r"\b(?:dose|dosage|amount|mg) (?:\w+ ){0,3}(?:is )?(?:safe|right|best|ok|okay) for me\b",
+    r"\bgood idea for me\b", r"\bsafe for me\b",
+    r"\b(?:what|which) (?:dose|dosage|amount) (?:is|would be) (?:safe|right|best) for\b",
+    r"\b(?:i have|i ve got|ive got|i m|im|i am) (?:\w+ ){0,4}(?:can|could|should) i (?:still )?"
+    r"(?:get|do|have|go|try|start|continue)\b",
+    r"\bdo i need to (?:stop|come off|taper|skip|pause) (?:my|taking|the)\b",
 )
 
 

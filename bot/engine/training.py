@@ -231,8 +231,10 @@ def choose_thresholds(cal: CalibrationSet, *, oos_answer_rate: float = OOS_ANSWE
     else:  # no negatives to learn from: stay cautious
         answer, clarify = 0.9, 0.6
     answer, clarify = min(max(answer, 0.05), 0.95), min(max(clarify, 0.02), answer)
-    best_margin, best_value = 0.0, -np.inf
-    for margin in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+    best_margin, best_value = 0.3, -np.inf
+    # Two entries count as close (ask which one was meant) at least when the runner-up has
+    # 70% of the best one's confidence; the data may ask for a wider lead than that.
+    for margin in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         rates = outcomes(cal, Thresholds(answer=answer, margin=margin, clarify=clarify))
         value = rates["answered_correct"] - wrong_cost * rates["wrong"]
         if value > best_value + 1e-9:
