@@ -175,7 +175,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
     return Repl(_conversation(engine), stdin=sys.stdin, stdout=sys.stdout,
-                interactive=interactive, reload=reload).run()
+                interactive=interactive, reload=reload, query_log=_query_log()).run()
+
+
+def _query_log():
+    """The maintainer's log when FAQBOT_QUERY_LOG names a file (off otherwise)."""
+    import os
+
+    from bot.querylog import QueryLog
+
+    path = os.environ.get("FAQBOT_QUERY_LOG")
+    return QueryLog(path) if path else None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from bot.conversation import Conversation, Reply
 from bot.engine.engine import Engine
+from bot.querylog import QueryLog
 
 PROMPT = "you> "
 SESSION = "repl"
@@ -19,12 +20,14 @@ class Repl:
     """Reads lines, prints replies. `reload` re-reads the knowledge (None: /reload disabled)."""
 
     def __init__(self, conversation: Conversation, *, stdin: TextIO, stdout: TextIO,
-                 interactive: bool = False, reload: Reloader | None = None):
+                 interactive: bool = False, reload: Reloader | None = None,
+                 query_log: QueryLog | None = None):
         self.conversation = conversation
         self.stdin = stdin
         self.stdout = stdout
         self.interactive = interactive
         self.reload = reload
+        self.query_log = query_log
 
     def say(self, text: str = "") -> None:
         print(text, file=self.stdout, flush=True)
@@ -74,7 +77,10 @@ class Repl:
                 return True
             self.show(self.conversation.reply(SESSION, text))
         else:
-            self.show(self.conversation.reply(SESSION, line))
+            reply = self.conversation.reply(SESSION, line)
+            if self.query_log is not None:
+                self.query_log.record_reply(line, reply)
+            self.show(reply)
         return True
 
     def show(self, reply: Reply) -> None:

@@ -117,3 +117,14 @@ def test_piped_cli_session_reads_as_a_conversation():
     assert lines[0].startswith("IV Ketamine Infusion Therapy FAQ: 33 questions")
     assert "you> hi" in lines and "you> bye" in lines
     assert lines[-1] == "Goodbye!"
+
+
+def test_repl_logs_unanswered_questions_when_asked_to(conversation, tmp_path):
+    from bot.querylog import QueryLog, read_log
+
+    log = QueryLog(tmp_path / "log.jsonl")
+    Repl(conversation, stdin=io.StringIO("how hot\nweather in paris, mail me at a@b.com\n"),
+         stdout=io.StringIO(), query_log=log).run()
+    records = read_log(tmp_path / "log.jsonl")
+    assert [(r["status"], r["query"]) for r in records] == [
+        ("unknown", "weather in paris, mail me at [email]")]
