@@ -70,6 +70,22 @@ def wrap(texts: Sequence[str], *, seed: int) -> list[str]:
     return [FILLERS[int(rng.integers(len(FILLERS)))].format(t.rstrip("?")) for t in texts]
 
 
+def roughen(texts: Sequence[str], *, seed: int) -> list[str]:
+    """Each text as typed in a hurry: one word dropped (of four or more) and one typo."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for text in texts:
+        words = text.split()
+        if len(words) >= 4:
+            words.pop(int(rng.integers(len(words))))
+        text = " ".join(words)
+        if len(text) > 3:
+            i = int(rng.integers(len(text) - 1))
+            text = text[:i] + text[i + 1] + text[i] + text[i + 2:]  # swap two letters
+        out.append(text)
+    return out
+
+
 def _phrasing_folds(index: FaqIndex, folds: int) -> np.ndarray:
     """A fold number for every phrasing, stratified by entry."""
     labels = index.phrasing_entry_
@@ -264,9 +280,9 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     asked = [index.phrasing_text_[j] for j in rows]
     negatives = list(negatives)
     if augment:
-        asked = asked + wrap(asked, seed=1)
-        rows = np.r_[rows, rows]
-        negatives_asked = negatives + wrap(negatives, seed=2)
+        asked = asked + wrap(asked, seed=1) + roughen(asked, seed=3)
+        rows = np.r_[rows, rows, rows]
+        negatives_asked = negatives + wrap(negatives, seed=2) + roughen(negatives, seed=4)
     else:
         negatives_asked = negatives
     queries = asked + negatives_asked
