@@ -122,15 +122,6 @@ def conversation_predict(conversation: Conversation) -> Callable[[str], Predicti
     return predict
 
 
-def engine_predict(engine: Engine) -> Callable[[str], Prediction]:
-    def predict(query: str) -> Prediction:
-        match = engine.match(query)
-        entries = tuple(s.entry.id for s in match.candidates)
-        return Prediction(match.status, entries, match.confidence)
-
-    return predict
-
-
 def print_report(report: Report, out: TextIO, *, title: str, errors: bool = True) -> None:
     n = report.n
     print(f"== {title}", file=out)
