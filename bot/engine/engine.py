@@ -63,7 +63,9 @@ class Engine:
         if not words(clean(query)):
             return Match("invalid")
         ranked, _ = self.rank(query)
-        for part in question_parts(query):
+        parts = [] if ranked[0].confidence >= self.params.thresholds.answer \
+            else question_parts(query)
+        for part in parts:
             candidate, _ = self.rank(part)
             if candidate and candidate[0].confidence > ranked[0].confidence:
                 ranked = candidate
