@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from bot.engine.text import clean, strip_invisible, words
+from bot.engine.text import MAX_QUERY_CHARS, clean, strip_invisible, words
 
 US_RESOURCES = (
     "• US: call or text **988** (Suicide & Crisis Lifeline), or chat at 988lifeline.org.",
@@ -24,9 +24,13 @@ CRISIS_TAIL = ("I'm only an FAQ bot and can't help in a crisis, but the people a
                "can, any time of day.")
 
 
-@functools.lru_cache(maxsize=1024)  # the same message is checked by several routes
 def flat(text: str) -> str:
     """Words of the cleaned text joined by single spaces."""
+    return _flat(text[: MAX_QUERY_CHARS * 4])  # clean() reads no further; keeps the cache small
+
+
+@functools.lru_cache(maxsize=1024)  # the same message is checked by several routes
+def _flat(text: str) -> str:
     return " ".join(words(clean(text)))
 
 

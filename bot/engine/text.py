@@ -38,10 +38,16 @@ wont pls please hi hey hello thanks thank tell want need think anyone someone ok
 """.split())
 
 
-@functools.lru_cache(maxsize=4096)  # one message is cleaned by several routing steps
 def clean(text: str) -> str:
     """NFKC, no invisible/bidi/control characters, casefolded, whitespace collapsed."""
-    text = _ANSI_ESCAPE.sub(" ", text[: MAX_QUERY_CHARS * 4])
+    # Only the start of a message is ever read, and caching on it alone keeps the cache small
+    # whatever the size of the input.
+    return _clean(text[: MAX_QUERY_CHARS * 4])
+
+
+@functools.lru_cache(maxsize=4096)  # one message is cleaned by several routing steps
+def _clean(text: str) -> str:
+    text = _ANSI_ESCAPE.sub(" ", text)
     text = unicodedata.normalize("NFKC", text).translate(_DROP_INVISIBLE)
     text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
     return " ".join(text.casefold().split())[:MAX_QUERY_CHARS]
