@@ -79,7 +79,7 @@ def measure(name: str, size: int, method: str) -> dict:
             engine = Engine(knowledge)
 
         def top(query: str) -> str:
-            return engine.rank(query)[0][0].entry.id
+            return engine.rank(query)[0].entry.id
     else:
         from rapidfuzz import fuzz, process, utils
 

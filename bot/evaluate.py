@@ -198,7 +198,7 @@ def evaluate_dataset(folder: Path, out: TextIO = sys.stdout, *, progress=None) -
         queries = from_eval_rows(rows)
         preds, top_rows = [], []
         for q in queries:
-            ranked, _ = engine.rank(q.query)
+            ranked = engine.rank(q.query)
             top = ranked[0]
             top_rows.append((top.confidence, top.entry.id in q.gold, q.expect == "answer"))
             match = decide(ranked, params.thresholds)

@@ -84,13 +84,13 @@ def test_every_stored_phrasing_retrieves_its_own_entry(tiny):
     engine = Engine(tiny)
     for entry in tiny.entries:
         for phrasing in entry.phrasings:
-            assert engine.rank(phrasing)[0][0].entry.id == entry.id, phrasing
+            assert engine.rank(phrasing)[0].entry.id == entry.id, phrasing
 
 
 def test_shipped_knowledge_retrieves_itself():
     engine = load_engine(SHIPPED).engine
     misses = [(e.id, p) for e in engine.knowledge.entries for p in e.phrasings
-              if engine.rank(p)[0][0].entry.id != e.id]
+              if engine.rank(p)[0].entry.id != e.id]
     assert not misses
     not_answered = [e.id for e in engine.knowledge.entries
                     if engine.match(e.question).status != "answer"]

@@ -218,7 +218,7 @@ class Conversation:
         entry = self.knowledge.get(entry_id)
         if entry is None:
             return ()
-        ranked, _ = self.engine.rank(f"{entry.question} {entry.answer}")
+        ranked = self.engine.rank(f"{entry.question} {entry.answer}")
         others = [s.entry for s in ranked if s.entry.id != entry_id]
         tagged = [e for e in others if set(e.tags) & set(entry.tags)]
         ordered = list(dict.fromkeys(tagged[:2] + others))[:n]

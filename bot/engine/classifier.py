@@ -56,7 +56,7 @@ class EntryClassifier:
         self.char_ = TfidfVectorizer(analyzer="char_wb", ngram_range=index.char_ngrams,
                                      lowercase=False, sublinear_tf=True, dtype=np.float32)
         self.fast_char_ = FastTfidf(self.char_.fit(texts))
-        self.fast_word_vocabulary_ = index.word_.vocabulary_
+        self.n_word_features_ = len(index.word_.vocabulary_)
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
         self.model_.fit(sp.hstack([index.word_.transform(texts), self.char_.transform(texts)],
                                   format="csr"), labels)
@@ -73,7 +73,7 @@ class EntryClassifier:
         if getattr(vectors, "word_terms", None) is not None and not binary:
             logits = _single_row_product(vectors.word_terms,
                                          self.fast_char_.terms(vectors.normalized[0]),
-                                         self.coef_t_, len(self.fast_word_vocabulary_))
+                                         self.coef_t_, self.n_word_features_)
             full[0, self.model_.classes_] = softmax(logits + self.model_.intercept_)
             return full
         X = sp.hstack([vectors.word, self.fast_char_(vectors.normalized)], format="csr")

@@ -33,7 +33,7 @@ class Engine:
         self.scope = ScopeClassifier(C=params.scope_c).fit(self.index, negatives) \
             if params.use_scope else None
 
-    def rank(self, query: str, *, explain: int = 1) -> tuple[list[Scored], tuple[str, ...]]:
+    def rank(self, query: str, *, explain: int = 1) -> list[Scored]:
         """All shortlisted candidates with their confidence, best first (the first `explain`
         carry the query words that matched them)."""
         vectors = self.index.vectorize([query])
@@ -51,7 +51,7 @@ class Engine:
                 phrasing=_phrasing_text(entries[e], int(self.index.entry_starts_[e]),
                                         int(found.best_phrasing[r])),
                 terms=tuple(self.index.explain_terms(query, e)) if rank < explain else ()))
-        return ranked, found.query_tokens
+        return ranked
 
     def match(self, query: str) -> Match:
         """Decide how to reply to `query`.
@@ -62,11 +62,11 @@ class Engine:
         """
         if not words(clean(query)):
             return Match("invalid")
-        ranked, _ = self.rank(query)
+        ranked = self.rank(query)
         parts = [] if ranked[0].confidence >= self.params.thresholds.answer \
             else question_parts(query)
         for part in parts:
-            candidate, _ = self.rank(part)
+            candidate = self.rank(part)
             if candidate and candidate[0].confidence > ranked[0].confidence:
                 ranked = candidate
         return decide(ranked, self.params.thresholds)

@@ -36,7 +36,6 @@ class Candidates:
     entries: np.ndarray  # entry indices, shape (k,)
     features: np.ndarray  # shape (k, len(FEATURES))
     best_phrasing: np.ndarray  # index of each candidate's closest phrasing, shape (k,)
-    query_tokens: tuple[str, ...]
 
 
 class QueryVectors:
@@ -160,6 +159,7 @@ class FaqIndex(BaseEstimator):
                 phrasing_norm.append(" ".join(tokens))
         self.phrasing_entry_ = np.asarray(phrasing_entry, dtype=np.int32)
         self.entry_starts_ = np.searchsorted(self.phrasing_entry_, np.arange(len(entries)))
+        self.entry_ends_ = np.append(self.entry_starts_[1:], len(phrasing_entry))
         self.phrasing_norm_ = phrasing_norm
         self.phrasing_text_ = [clean(t) for e in entries for t in e.phrasings]
 
@@ -187,6 +187,7 @@ class FaqIndex(BaseEstimator):
         self.sentence_word_t_ = self.word_.transform(sentences).T.tocsr()
         self.sentence_entry_ = np.asarray(sentence_entry, dtype=np.int32)
         self.sentence_starts_ = np.searchsorted(self.sentence_entry_, np.arange(len(entries)))
+        self.sentence_ends_ = np.append(self.sentence_starts_[1:], len(sentence_entry))
 
         # Content-token counts for coverage: how much of a query an entry's text explains.
         self.phrasing_counts_ = [Counter(content_tokens(t)) for t in phrasing_tokens]
@@ -267,7 +268,7 @@ class FaqIndex(BaseEstimator):
         top = np.argpartition(-pre, k - 1)[:k] if k < len(pre) else np.arange(len(pre))
         top = top[np.argsort(-pre[top], kind="stable")]
         # Fuzzy re-scoring only on the closest phrasings of the shortlisted entries.
-        lo, hi = self.entry_starts_[top], np.append(self.entry_starts_, len(char_p))[top + 1]
+        lo, hi = self.entry_starts_[top], self.entry_ends_[top]
         pool = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
         if skip is not None:
             pool = pool[pool != skip]
@@ -302,9 +303,9 @@ class FaqIndex(BaseEstimator):
             rows[r, 7] = sum(w for t, w in weights.items()
                              if counts.get(t, 0) - minus.get(t, 0) > 0) / total
         rows[:, 0], rows[:, 1] = word_e[top], char_e[top]
-        ends = np.append(self.sentence_starts_, len(self.sentence_entry_))
         rows[:, 2] = answer[top]
-        rows[:, 3] = [sentence[ends[e]:ends[e + 1]].max() for e in top]
+        rows[:, 3] = [sentence[self.sentence_starts_[e]:self.sentence_ends_[e]].max()
+                      for e in top]
         rows[:, 6] = clf[top]
         rows[:, 8] = kb_cover
         rows[:, 13] = scope
@@ -316,8 +317,7 @@ class FaqIndex(BaseEstimator):
             else:
                 others = np.zeros(1)
             rows[:, col] = values - others
-        return Candidates(entries=top, features=rows, best_phrasing=best_phrasing,
-                          query_tokens=tuple(tokens))
+        return Candidates(entries=top, features=rows, best_phrasing=best_phrasing)
 
     def explain_terms(self, query: str, entry: int, *, limit: int = 5) -> list[str]:
         """The query's own words whose matching tokens occur in the entry, rarest first."""

@@ -55,10 +55,10 @@ class ModelParams:
     def confidence(self, features: np.ndarray) -> np.ndarray:
         """P(candidate is the right entry) for each row of features: P(right | in scope)
         times P(in scope)."""
-        p = _logistic(features, self.mean, self.scale, self.coef, self.intercept)
+        p = logistic(features, self.mean, self.scale, self.coef, self.intercept)
         if self.scope_coef and len(p):
             best = features[int(np.argmax(p))]
-            p = p * _logistic(best, self.scope_mean, self.scope_scale, self.scope_coef,
+            p = p * logistic(best, self.scope_mean, self.scope_scale, self.scope_coef,
                               self.scope_intercept)
         return p
 
@@ -90,7 +90,8 @@ class ModelParams:
         return replace(self, knowledge_hash=knowledge_hash)
 
 
-def _logistic(x: np.ndarray, mean, scale, coef, intercept) -> np.ndarray:
+def logistic(x: np.ndarray, mean, scale, coef, intercept) -> np.ndarray:
+    """The fused confidence: a logistic regression over standardised features."""
     z = ((x - np.asarray(mean)) / np.asarray(scale)) @ np.asarray(coef) + intercept
     return 1.0 / (1.0 + np.exp(-z))
 

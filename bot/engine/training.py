@@ -18,7 +18,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from bot.engine.classifier import EntryClassifier, ScopeClassifier
 from bot.engine.index import FEATURES, FaqIndex
-from bot.engine.model import ModelParams, Thresholds, knowledge_hash
+from bot.engine.model import ModelParams, Thresholds, knowledge_hash, logistic
 from bot.knowledge.model import Knowledge
 
 Progress = Callable[[str, int, int], None]
@@ -194,7 +194,7 @@ def fit_scope(X: np.ndarray, y: np.ndarray):
 
 def _apply(part, X: np.ndarray) -> np.ndarray:
     coef, intercept, mean, scale = part
-    return 1 / (1 + np.exp(-(((X - mean) / scale) @ coef + intercept)))
+    return logistic(X, mean, scale, coef, intercept)
 
 
 def _calibration_set(candidates, gold, confidence_rows) -> CalibrationSet:
