@@ -134,9 +134,9 @@ def run(args: argparse.Namespace, model_path: Path) -> int:
         if args.plot:
             from bot.plot import plot_report
 
-            th = loaded.engine.params.thresholds
-            out = plot_report(report.in_scope, report.out_of_scope, answer=th.answer,
-                              clarify=th.clarify, path=args.plot, title=args.eval.name)
+            out = plot_report(report.in_scope, report.out_of_scope,
+                              answer=loaded.engine.params.thresholds.answer, path=args.plot,
+                              title=args.eval.name)
             print(f"wrote {out}")
     return 0
 

@@ -2,7 +2,9 @@
 
 Left: coverage vs wrong-answer rate as the answer threshold moves (the trade-off the model
 chose a point on). Right: confidence histograms of in-scope queries whose best candidate is
-right or wrong, and of out-of-scope queries, with the answer and clarify thresholds marked.
+right or wrong, and of out-of-scope queries, with the answer threshold marked. (The clarify
+threshold applies to the summed confidence of the leading candidates, so it has no place on
+these axes.)
 matplotlib is an optional extra, imported lazily (Agg backend: no display needed).
 """
 
@@ -48,7 +50,7 @@ def coverage_curve(in_scope: Sequence[tuple[float, bool]], out_of_scope: Sequenc
 
 
 def plot_report(in_scope: Sequence[tuple[float, bool]], out_of_scope: Sequence[float], *,
-                answer: float, clarify: float, path: str | Path, title: str = "") -> Path:
+                answer: float, path: str | Path, title: str = "") -> Path:
     """Draw the two panels to `path` (PNG); raises PlotUnavailable without matplotlib."""
     plt = require_matplotlib()
     grid = np.round(np.arange(0.0, 1.0001, 0.01), 2)
@@ -59,14 +61,12 @@ def plot_report(in_scope: Sequence[tuple[float, bool]], out_of_scope: Sequence[f
               label="in-scope answered wrongly")
     left.plot(curve["coverage"] * 100, curve["oos"] * 100, color="#d62728", lw=1.5, ls="--",
               label="out-of-scope answered")
-    notes = []
-    for value, name, colour in ((answer, "answer", "black"), (clarify, "clarify", "#ff7f0e")):
-        i = int(np.argmin(np.abs(grid - value)))
-        x, y = curve["coverage"][i] * 100, curve["wrong"][i] * 100
-        left.plot(x, y, "o", color=colour, ms=9, zorder=5, label=f"{name} threshold {value:.2f}")
-        notes.append(f"{name} ≥ {value:.2f}: coverage {curve['coverage'][i]:.0%}, wrong "
-                     f"{curve['wrong'][i]:.1%}, out-of-scope answered {curve['oos'][i]:.0%}")
-    left.text(0.02, 0.62, "\n".join(notes), transform=left.transAxes, fontsize=9, va="top",
+    i = int(np.argmin(np.abs(grid - answer)))
+    x, y = curve["coverage"][i] * 100, curve["wrong"][i] * 100
+    left.plot(x, y, "o", color="black", ms=9, zorder=5, label=f"answer threshold {answer:.2f}")
+    note = (f"answer ≥ {answer:.2f}: coverage {curve['coverage'][i]:.0%}, wrong "
+            f"{curve['wrong'][i]:.1%}, out-of-scope answered {curve['oos'][i]:.0%}")
+    left.text(0.02, 0.62, note, transform=left.transAxes, fontsize=9, va="top",
               bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9})
     top = max(10.0, min(100.0, 2.5 * float(curve["wrong"].max()) * 100))
     left.set_ylim(0, top)
@@ -84,10 +84,9 @@ def plot_report(in_scope: Sequence[tuple[float, bool]], out_of_scope: Sequence[f
     for values, label, colour in groups:
         right.hist(values, bins=bins, alpha=0.55, color=colour, edgecolor="white",
                    label=f"{label} (n={len(values)})")
-    for value, name, colour in ((answer, "answer", "black"), (clarify, "clarify", "#ff7f0e")):
-        right.axvline(value, color=colour, ls="--", lw=1.5)
-        right.text(value + 0.01, 0.5, f"{name} {value:.2f}", transform=right.get_xaxis_transform(),
-                   color=colour, fontsize=9, rotation=90, va="center", ha="left")
+    right.axvline(answer, color="black", ls="--", lw=1.5)
+    right.text(answer + 0.01, 0.5, f"answer {answer:.2f}", transform=right.get_xaxis_transform(),
+               fontsize=9, rotation=90, va="center", ha="left")
     right.set_xlabel("confidence of the best candidate")
     right.set_ylabel("queries")
     right.set_title("Confidence by outcome")

@@ -57,6 +57,14 @@ def test_normalizer_synonyms_spelling_and_stems(tiny):
     assert norm.tokens("adverse reaction") == ["side", "effect"]
     assert norm.tokens("bewing steeped") == ["brew", "steep"]  # one edit away; stemmed
     assert norm.tokens("xylophone") == ["xylophon"]  # nothing close: left alone
+    assert norm.tokens("do ppl brew it thru the night") == norm.tokens(
+        "do people brew it through the night")  # chat shorthand
+
+
+def test_knowledge_synonyms_override_chat_shorthand():
+    norm = Normalizer({"dose rate": ["dr"]}).fit(["what is the dose rate"])
+    assert norm.tokens("dr") == ["dose", "rate"]
+    assert Normalizer().fit([]).tokens("dr") == ["doctor"]
 
 
 def test_index_follows_estimator_conventions(tiny):
@@ -115,6 +123,8 @@ def _scored(*confidences):
     ((0.5, 0.4, 0.3, 0.01), "clarify", 3),
     ((0.2, 0.1), "unknown", 0),
     ((0.3, 0.05), "unknown", 1),      # plausible suggestion kept
+    ((0.25, 0.12, 0.08), "clarify", 3),  # broad: no leader, but one of the three fits
+    ((0.3, 0.14, 0.05), "clarify", 2),   # a far-behind third is no real option
 ])
 def test_decide(confidences, status, options):
     th = Thresholds(answer=0.8, margin=0.5, clarify=0.4, suggest=0.25)

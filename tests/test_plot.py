@@ -12,7 +12,7 @@ from bot import plot
 def test_plot_renders_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     in_scope = [(0.9, True), (0.8, True), (0.4, False), (0.2, True), (0.05, False)]
-    out = plot.plot_report(in_scope, [0.1, 0.02, 0.3], answer=0.5, clarify=0.2,
+    out = plot.plot_report(in_scope, [0.1, 0.02, 0.3], answer=0.5,
                            path=tmp_path / "sweep.png", title="test")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,18 +40,28 @@ class Match:
         return self.candidates[0] if self.candidates else None
 
 
+def reach(confidences: Sequence[float]) -> float:
+    """How likely a "did you mean" with these leading candidates offers the right one:
+    their summed confidence (capped at 1)."""
+    return min(1.0, float(sum(confidences[:MAX_SUGGESTIONS])))
+
+
 def decide(ranked: list[Scored], thresholds: Thresholds) -> Match:
-    """Apply the thresholds to candidates sorted by confidence (best first)."""
+    """Apply the thresholds to candidates sorted by confidence (best first).
+
+    Answer when the best candidate is confident and leads the runner-up clearly; ask "did
+    you mean" when the leading candidates together are likely to hold the right one (a broad
+    question spreads its confidence over several entries); otherwise say so.
+    """
     if not ranked:
         return Match("unknown")
     top = ranked[0].confidence
     runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
     if top >= thresholds.answer and top - runner_up >= thresholds.margin * top:
         return Match("answer", (ranked[0],), top)
-    if top >= thresholds.clarify:
+    if reach([s.confidence for s in ranked]) >= thresholds.clarify:
         # Offer the leaders that are close to the best, so the options are real alternatives.
-        floor = max(thresholds.suggest, top / 3)
-        options = tuple(s for s in ranked[:MAX_SUGGESTIONS] if s.confidence >= floor)
+        options = tuple(s for s in ranked[:MAX_SUGGESTIONS] if s.confidence >= top / 5)
         return Match("clarify", options, top)
     plausible = tuple(s for s in ranked[:MAX_SUGGESTIONS] if s.confidence >= thresholds.suggest)
     return Match("unknown", plausible, top)

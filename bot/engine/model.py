@@ -21,8 +21,9 @@ FORMAT_VERSION = 1
 @dataclass(frozen=True)
 class Thresholds:
     """answer: confidence to answer outright; margin: the share of its confidence by which
-    the best candidate must lead the runner-up;
-    clarify: confidence to offer "did you mean"; suggest: confidence to list a suggestion."""
+    the best candidate must lead the runner-up; clarify: summed confidence of the (up to
+    three) leading candidates to offer them as "did you mean"; suggest: confidence to list a
+    suggestion beside "I don't know"."""
 
     answer: float = 0.85
     margin: float = 0.3
@@ -32,13 +33,19 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Fusion weights (a logistic regression over standardised features) and thresholds."""
+    """Fusion weights (linear over standardised features) and thresholds.
+
+    The entry part scores each candidate: on its own (a logistic) or, when `entry_softmax`,
+    against the other shortlisted candidates (a softmax), which leaves "does anything fit at
+    all" to the scope part; a model without a scope part must use the logistic.
+    """
 
     coef: tuple[float, ...]
     intercept: float
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     thresholds: Thresholds = field(default_factory=Thresholds)
+    entry_softmax: bool = False
     use_classifier: bool = False
     classifier_c: float = 10.0
     use_scope: bool = False
@@ -55,7 +62,8 @@ class ModelParams:
     def confidence(self, features: np.ndarray) -> np.ndarray:
         """P(candidate is the right entry) for each row of features: P(right | in scope)
         times P(in scope)."""
-        p = logistic(features, self.mean, self.scale, self.coef, self.intercept)
+        z = linear(features, self.mean, self.scale, self.coef, self.intercept)
+        p = softmax(z) if self.entry_softmax else 1.0 / (1.0 + np.exp(-z))
         if self.scope_coef and len(p):
             best = features[int(np.argmax(p))]
             p = p * logistic(best, self.scope_mean, self.scope_scale, self.scope_coef,
@@ -90,10 +98,22 @@ class ModelParams:
         return replace(self, knowledge_hash=knowledge_hash)
 
 
+def linear(x: np.ndarray, mean, scale, coef, intercept) -> np.ndarray:
+    """Weights over standardised features."""
+    return ((x - np.asarray(mean)) / np.asarray(scale)) @ np.asarray(coef) + intercept
+
+
 def logistic(x: np.ndarray, mean, scale, coef, intercept) -> np.ndarray:
-    """The fused confidence: a logistic regression over standardised features."""
-    z = ((x - np.asarray(mean)) / np.asarray(scale)) @ np.asarray(coef) + intercept
-    return 1.0 / (1.0 + np.exp(-z))
+    """A logistic regression over standardised features."""
+    return 1.0 / (1.0 + np.exp(-linear(x, mean, scale, coef, intercept)))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Shares of one query's candidates that sum to 1 (empty stays empty)."""
+    if not len(z):
+        return z
+    e = np.exp(z - z.max())
+    return e / e.sum()
 
 
 def knowledge_hash(knowledge: Knowledge) -> str:

@@ -63,6 +63,22 @@ def words(text: str) -> list[str]:
     return [w.replace("'", "").replace("’", "") for w in _WORD.findall(text)]
 
 
+# Chat shorthand with one clear meaning, expanded before matching: left as is, "ppl" or "yrs"
+# are unknown words that make a question look less covered than it is. Knowledge-file
+# synonyms take precedence over these.
+CHAT_SHORTHAND = {
+    "u": "you", "ur": "your", "r": "are", "ppl": "people", "thru": "through",
+    "abt": "about", "bc": "because", "cuz": "because", "coz": "because", "tho": "though",
+    "altho": "although", "rly": "really", "pls": "please", "plz": "please",
+    "idk": "i do not know", "dunno": "do not know", "diff": "different", "yr": "year",
+    "yrs": "years", "hr": "hour", "hrs": "hours", "mins": "minutes", "wk": "week",
+    "wks": "weeks", "meds": "medications", "med": "medication", "doc": "doctor",
+    "docs": "doctors", "dr": "doctor", "appt": "appointment", "info": "information",
+    "rx": "prescription", "tx": "treatment", "dx": "diagnosis", "sx": "symptoms",
+    "approx": "approximately", "gonna": "going to", "wanna": "want to", "prob": "probably",
+    "smth": "something", "sth": "something", "b4": "before", "w": "with", "wo": "without",
+}
+
 _STEMMER = snowballstemmer.stemmer("english")
 SMALL_VOCABULARY = 10**9
 
@@ -72,7 +88,8 @@ def _deletions(word: str) -> list[str]:
 
 
 class Normalizer:
-    """Cleaned text -> matching tokens (synonyms, spelling correction, stems).
+    """Cleaned text -> matching tokens (chat shorthand and synonyms rewritten, spelling
+    corrected, stems).
 
     Parameters
     ----------
@@ -89,7 +106,8 @@ class Normalizer:
 
     def fit(self, texts: Iterable[str]) -> Normalizer:
         """Learn the vocabulary (surface words) from the indexed texts."""
-        self.phrases_: dict[tuple[str, ...], list[str]] = {}
+        self.phrases_: dict[tuple[str, ...], list[str]] = {
+            (short,): long.split() for short, long in CHAT_SHORTHAND.items()}
         for term, variants in self.synonyms.items():
             target = words(clean(term))
             for variant in variants:

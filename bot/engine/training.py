@@ -13,23 +13,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from bot.engine.classifier import EntryClassifier, ScopeClassifier
+from bot.engine.decide import MAX_SUGGESTIONS
+from bot.engine.fusion import Linear, fit_logistic, fit_scope, fit_softmax
 from bot.engine.index import FEATURES, FaqIndex
-from bot.engine.model import ModelParams, Thresholds, knowledge_hash, logistic
+from bot.engine.model import ModelParams, Thresholds, knowledge_hash
 from bot.knowledge.model import Knowledge
 
 Progress = Callable[[str, int, int], None]
 
-# Share of out-of-scope questions allowed to be answered, and to get an answer or a "did you
-# mean"; and how much worse a wrong answer is than a right one is good when choosing the lead
-# over the runner-up. A wrong answer is worse than that, but about half of the left-out
-# phrasings "answered wrongly" land on an overlapping entry whose answer fits them too, so on
-# this data a cost of 1 already stands for about 2.
+# Share of out-of-scope questions allowed to be answered; to get an answer or a "did you
+# mean"; to get a related question suggested beside "I don't know". And how much worse a
+# wrong answer is than a right one is good when choosing the lead over the runner-up. A wrong
+# answer is worse than that, but about half of the left-out phrasings "answered wrongly" land
+# on an overlapping entry whose answer fits them too, so on this data a cost of 1 already
+# stands for about 2.
 OOS_ANSWER_RATE = 0.08
 OOS_REACH_RATE = 0.10
+OOS_SUGGEST_RATE = 0.25
 WRONG_COST = 1.0
 MIN_PHRASINGS_FOR_CLASSIFIER = 3
 
@@ -38,7 +41,7 @@ MIN_PHRASINGS_FOR_CLASSIFIER = 3
 class CalibrationSet:
     """Per-query confidences of the best candidates, gold labels, and whether in scope."""
 
-    top: np.ndarray  # (n, 2): best and runner-up confidence
+    top: np.ndarray  # (n, 3): confidence of the best three candidates (0 where fewer)
     correct: np.ndarray  # (n,) bool: best candidate is right (False for out-of-scope)
     in_scope: np.ndarray  # (n,) bool
     gold_rank: np.ndarray  # (n,) rank of the right entry among candidates, -1 if absent
@@ -168,42 +171,11 @@ def _rows(candidates, gold):
     return np.vstack(X), np.concatenate(y), np.concatenate(groups)
 
 
-def fit_fusion(X: np.ndarray, y: np.ndarray, *, C: float = 1.0
-               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-    """Logistic regression over standardised features: (coef, intercept, mean, scale)."""
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    model = LogisticRegression(C=C, max_iter=1000)
-    model.fit((X - mean) / scale, y)
-    return model.coef_[0], float(model.intercept_[0]), mean, scale
-
-
-SCOPE_FEATURES = ("char", "fuzzy_set", "coverage", "kb_coverage", "scope", "classifier")
-
-
-def fit_scope(X: np.ndarray, y: np.ndarray):
-    """The scope part reads only features that say how well the query is covered at all;
-    the rest are near-copies of each other and get unstable, sign-flipped weights."""
-    columns = [FEATURES.index(f) for f in SCOPE_FEATURES]
-    coef, intercept, mean, scale = fit_fusion(X[:, columns], y)
-    full_coef, full_mean, full_scale = np.zeros(X.shape[1]), X.mean(axis=0), np.ones(X.shape[1])
-    full_coef[columns], full_mean[columns], full_scale[columns] = coef, mean, scale
-    return full_coef, intercept, full_mean, full_scale
-
-
-def _apply(part, X: np.ndarray) -> np.ndarray:
-    coef, intercept, mean, scale = part
-    return logistic(X, mean, scale, coef, intercept)
-
-
 def _calibration_set(candidates, gold, confidence_rows) -> CalibrationSet:
     top, correct, rank = [], [], []
     for found, g, conf in zip(candidates, gold, confidence_rows, strict=True):
         order = np.argsort(-conf, kind="stable")
-        best = conf[order[0]]
-        second = conf[order[1]] if len(order) > 1 else 0.0
-        top.append((best, second))
+        top.append(np.pad(conf[order[:MAX_SUGGESTIONS]], (0, MAX_SUGGESTIONS))[:MAX_SUGGESTIONS])
         ranked_entries = found.entries[order]
         correct.append(g >= 0 and ranked_entries[0] == g)
         hits = np.flatnonzero(ranked_entries == g) if g >= 0 else []
@@ -212,11 +184,15 @@ def _calibration_set(candidates, gold, confidence_rows) -> CalibrationSet:
     return CalibrationSet(np.asarray(top), np.asarray(correct), gold >= 0, np.asarray(rank))
 
 
+def _reach(cal: CalibrationSet) -> np.ndarray:
+    return np.minimum(cal.top.sum(axis=1), 1.0)  # as bot.engine.decide.reach
+
+
 def outcomes(cal: CalibrationSet, th: Thresholds) -> dict[str, float]:
     """Rates for one set of thresholds (the decision rule of bot.engine.decide)."""
     best, second = cal.top[:, 0], cal.top[:, 1]
     answer = (best >= th.answer) & (best - second >= th.margin * best)
-    clarify = ~answer & (best >= th.clarify)
+    clarify = ~answer & (_reach(cal) >= th.clarify)
     ins, oos = cal.in_scope, ~cal.in_scope
     n_in, n_oos = max(ins.sum(), 1), max(oos.sum(), 1)
     resolved = (answer & cal.correct) | (clarify & (cal.gold_rank >= 0) & (cal.gold_rank < 3))
@@ -230,8 +206,9 @@ def outcomes(cal: CalibrationSet, th: Thresholds) -> dict[str, float]:
 
 
 def choose_thresholds(cal: CalibrationSet, *, oos_answer_rate: float = OOS_ANSWER_RATE,
-                      oos_reach_rate: float = OOS_REACH_RATE, wrong_cost: float = WRONG_COST
-                      ) -> Thresholds:
+                      oos_reach_rate: float = OOS_REACH_RATE,
+                      oos_suggest_rate: float = OOS_SUGGEST_RATE,
+                      wrong_cost: float = WRONG_COST) -> Thresholds:
     """Thresholds at target false-positive rates on the out-of-scope questions, and the lead
     over the runner-up that pays off best on the leave-one-out questions.
 
@@ -240,23 +217,30 @@ def choose_thresholds(cal: CalibrationSet, *, oos_answer_rate: float = OOS_ANSWE
     they make every threshold look worse than it is. The out-of-scope questions have no such
     problem: answering one of them is always wrong.
     """
-    oos_best = np.sort(cal.top[~cal.in_scope, 0])
-    if len(oos_best) >= 20:
-        answer = float(np.quantile(oos_best, 1 - oos_answer_rate))
-        clarify = float(np.quantile(oos_best, 1 - oos_reach_rate))
-    else:  # no negatives to learn from: stay cautious
-        answer, clarify = 0.9, 0.6
-    answer, clarify = min(max(answer, 0.05), 0.95), min(max(clarify, 0.02), answer)
+    oos = ~cal.in_scope
+    learn = oos.sum() >= 20  # else there are no negatives to learn from: stay cautious
+    answer = float(np.quantile(cal.top[oos, 0], 1 - oos_answer_rate)) if learn else 0.9
+    answer = min(max(answer, 0.05), 0.95)
     best_margin, best_value = 0.3, -np.inf
     # Two entries count as close (ask which one was meant) at least when the runner-up has
     # 70% of the best one's confidence; the data may ask for a wider lead than that.
     for margin in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-        rates = outcomes(cal, Thresholds(answer=answer, margin=margin, clarify=clarify))
+        rates = outcomes(cal, Thresholds(answer=answer, margin=margin, clarify=1.0))
         value = rates["answered_correct"] - wrong_cost * rates["wrong"]
         if value > best_value + 1e-9:
             best_margin, best_value = margin, value
-    return Thresholds(answer=round(answer, 3), margin=best_margin, clarify=round(clarify, 3),
-                      suggest=round(max(clarify * 0.6, 0.05), 3))
+    if learn:
+        best, second = cal.top[:, 0], cal.top[:, 1]
+        answered = (best >= answer) & (best - second >= best_margin * best)
+        # The rate counts questions that get an answer or a "did you mean", either way.
+        reached = np.where(answered, 1.0, _reach(cal))
+        clarify = float(np.quantile(reached[oos], 1 - oos_reach_rate))
+        suggest = float(np.quantile(best[oos], 1 - oos_suggest_rate))
+    else:
+        clarify, suggest = 0.6, 0.35
+    return Thresholds(answer=round(answer, 3), margin=best_margin,
+                      clarify=round(min(max(clarify, 0.02), 0.95), 3),
+                      suggest=round(min(max(suggest, 0.02), answer), 3))
 
 
 def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
@@ -312,42 +296,56 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
 
     # Two parts: which candidate is right (learned on in-scope questions only, where the
     # leave-one-out labels apply) and whether the question is in scope at all (learned on
-    # the best candidate of in-scope against out-of-scope questions).
-    in_rows = np.isin(groups, np.flatnonzero(np.asarray(gold) >= 0))
-    entry_oof = np.zeros(len(y))
-    ins_groups = groups[in_rows]
-    fold_models = []
-    for train, test in GroupKFold(n_splits=5).split(X[in_rows], y[in_rows], ins_groups):
-        part = fit_fusion(X[in_rows][train], y[in_rows][train])
-        fold_models.append(part)
-        entry_oof[np.flatnonzero(in_rows)[test]] = _apply(part, X[in_rows][test])
-    entry_part = fit_fusion(X[in_rows], y[in_rows])
-    if (~in_rows).any():  # out-of-scope questions were never trained on
-        entry_oof[~in_rows] = _apply(entry_part, X[~in_rows])
+    # the best candidate of in-scope against out-of-scope questions). With no out-of-scope
+    # questions there is no scope part, and the entry part must judge each candidate alone.
+    in_scope = np.asarray(gold) >= 0
+    use_softmax = bool(use_scope and (~in_scope).sum() >= 20)
     bounds = np.cumsum([0] + [len(c.entries) for c in candidates])
+
+    def fit_entry(rows: np.ndarray) -> Linear:
+        return fit_softmax(X[rows], y[rows], groups[rows]) if use_softmax \
+            else fit_logistic(X[rows], y[rows])
+
+    def apply_entry(part: Linear, queries: np.ndarray) -> np.ndarray:
+        """Confidences of the rows of `queries`, in row order."""
+        queries = np.sort(queries)
+        if not use_softmax:
+            return part.logistic(X[np.isin(groups, queries)])
+        rows = np.concatenate([np.arange(bounds[q], bounds[q + 1]) for q in queries])
+        return part.softmax(X[rows], np.r_[0, np.cumsum(np.diff(bounds)[queries])])
+
+    entry_oof = np.zeros(len(y))
+    in_queries = np.flatnonzero(in_scope)
+    for train, test in KFold(5, shuffle=True, random_state=0).split(in_queries):
+        part = fit_entry(np.isin(groups, in_queries[train]))
+        entry_oof[np.isin(groups, in_queries[test])] = apply_entry(part, in_queries[test])
+    entry_part = fit_entry(np.isin(groups, in_queries))
+    if (~in_scope).any():  # out-of-scope questions were never trained on
+        out_queries = np.flatnonzero(~in_scope)
+        entry_oof[np.isin(groups, out_queries)] = apply_entry(entry_part, out_queries)
     best_rows = np.array([bounds[q] + int(np.argmax(entry_oof[bounds[q]:bounds[q + 1]]))
                           for q in range(len(candidates))])
-    in_scope = np.asarray(gold) >= 0
     scope_part = None
     scope_oof = np.ones(len(candidates))
     if (~in_scope).sum() >= 20:
         Xq = X[best_rows]
         scope_oof = np.zeros(len(candidates))
         for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(Xq, in_scope):
-            scope_oof[test] = _apply(fit_scope(Xq[train], in_scope[train]), Xq[test])
+            scope_oof[test] = fit_scope(Xq[train], in_scope[train]).logistic(Xq[test])
         scope_part = fit_scope(Xq, in_scope)
     oof = entry_oof * np.repeat(scope_oof, np.diff(bounds))
     conf_rows = np.split(oof, bounds[1:-1])
     cal = _calibration_set(candidates, gold, conf_rows)
     thresholds = choose_thresholds(cal)
-    coef, intercept, mean, scale = entry_part
     scope_fields = {}
     if scope_part is not None:
-        sc, si, sm, ss = scope_part
-        scope_fields = {"scope_coef": tuple(map(float, sc)), "scope_intercept": si,
-                        "scope_mean": tuple(map(float, sm)), "scope_scale": tuple(map(float, ss))}
-    params = ModelParams(coef=tuple(map(float, coef)), intercept=intercept,
-                         mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
+        scope_fields = {"scope_coef": _floats(scope_part.coef),
+                        "scope_intercept": scope_part.intercept,
+                        "scope_mean": _floats(scope_part.mean),
+                        "scope_scale": _floats(scope_part.scale)}
+    params = ModelParams(coef=_floats(entry_part.coef), intercept=entry_part.intercept,
+                         mean=_floats(entry_part.mean), scale=_floats(entry_part.scale),
+                         entry_softmax=use_softmax,
                          thresholds=thresholds, use_classifier=use_classifier,
                          classifier_c=classifier_c, use_scope=use_scope, scope_c=scope_c,
                          knowledge_hash=knowledge_hash(knowledge), **scope_fields)
@@ -359,9 +357,11 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
         "top1_retrieval": _top1_by(candidates, gold, FEATURES.index("char"), "word"),
         "top1_classifier": _top1_by(candidates, gold, FEATURES.index("classifier"))
         if use_classifier else None,
-        "weights": dict(zip(FEATURES, map(lambda v: round(float(v), 3), coef), strict=True)),
+        "entry_model": "softmax" if use_softmax else "logistic",
+        "weights": dict(zip(FEATURES, map(lambda v: round(float(v), 3), entry_part.coef),
+                            strict=True)),
         "scope_weights": dict(zip(FEATURES, map(lambda v: round(float(v), 3),
-                                                scope_part[0]), strict=True))
+                                                scope_part.coef), strict=True))
         if scope_part is not None else None,
         "thresholds": thresholds.__dict__,
         "calibration": outcomes(cal, thresholds),
@@ -370,6 +370,10 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     # The model file keeps no timings, so training unchanged knowledge rewrites it identically.
     stored = {k: v for k, v in report.items() if k != "seconds"}
     return replace(params, metrics=stored), report
+
+
+def _floats(values) -> tuple[float, ...]:
+    return tuple(map(float, values))
 
 
 def _top1_by(candidates, gold, column: int, also: str | None = None) -> float:
