@@ -25,7 +25,8 @@ from bot.knowledge.model import Entry
 
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
             "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap",
-            "scope")
+            "scope", "unknown")
+MAX_UNKNOWN = 3  # unknown words counted (a long message should not weigh more for its length)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+")
 
 
@@ -286,9 +287,13 @@ class FaqIndex(BaseEstimator):
         total = sum(weights.values()) or 1.0
         own_entry = self.phrasing_entry_[skip] if skip is not None else -1
         own_counts = self.phrasing_counts_[skip] if skip is not None else {}
-        kb_cover = sum(w for t, w in weights.items()
-                       if self.kb_counts_.get(t, 0) - (1 if own_counts.get(t) and
-                       self.entry_counts_[own_entry][t] <= own_counts[t] else 0) > 0) / total
+        # Words the knowledge base never uses (the left-out phrasing's own words do not count
+        # as known): out-of-scope questions nearly always have some, in-scope ones rarely.
+        known = {t: self.kb_counts_.get(t, 0) - (1 if own_counts.get(t) and
+                    self.entry_counts_[own_entry][t] <= own_counts[t] else 0) > 0
+                 for t in weights}
+        kb_cover = sum(w for t, w in weights.items() if known[t]) / total
+        unknown = min(sum(not k for k in known.values()), MAX_UNKNOWN)
         for r, e in enumerate(top):
             mine = owner == e
             if mine.any():
@@ -309,6 +314,7 @@ class FaqIndex(BaseEstimator):
         rows[:, 6] = clf[top]
         rows[:, 8] = kb_cover
         rows[:, 13] = scope
+        rows[:, 14] = unknown
         for col, src in ((9, 0), (10, 1), (11, 4), (12, 6)):
             values = rows[:, src]
             if k > 1:
