@@ -201,15 +201,32 @@ def test_bad_eval_files_are_one_line_errors(tmp_path, capsys, content, message):
 
 
 def test_classifiers_give_the_same_answer_for_one_query_and_a_batch(tiny):
-    from bot.engine.classifier import EntryClassifier, ScopeClassifier
+    from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
 
     index = FaqIndex().fit(tiny.entries, tiny.synonyms)
     entry = EntryClassifier().fit(index)
-    scope = ScopeClassifier().fit(index, ["weather in paris", "football scores", "hello there",
-                                          "who won the election", "recipe for bread"])
+    negatives = ["weather in paris", "football scores", "hello there", "who won the election",
+                 "recipe for bread"]
+    scope = ScopeClassifier().fit(index, negatives)
+    near = NearestNegative().fit(index, negatives)
     queries = ["how hot should the water be", "caffiene in green tea", "football"]
     batch = index.vectorize(queries * 4)  # more than 8: the sparse-matrix path
     for i, query in enumerate(queries):
         single = index.vectorize([query])
         np.testing.assert_allclose(entry.proba(single)[0], entry.proba(batch)[i], atol=1e-6)
         np.testing.assert_allclose(scope.proba(single)[0], scope.proba(batch)[i], atol=1e-6)
+        np.testing.assert_allclose(near.similarity(single)[0], near.similarity(batch)[i],
+                                   atol=1e-6)
+
+
+def test_nearest_negative_remembers_each_out_of_scope_question(tiny):
+    from bot.engine.classifier import NearestNegative
+
+    index = FaqIndex().fit(tiny.entries, tiny.synonyms)
+    with pytest.raises(NotFittedError):
+        NearestNegative().similarity(index.vectorize(["tea"]))
+    near = NearestNegative().fit(index, ["football scores tonight", "weather in paris"])
+    close, far = near.similarity(index.vectorize(["football scores tonight?",
+                                                  "how hot should the water be"]))
+    assert close > 0.99 and far < 0.5
+    assert NearestNegative().fit(index, []).similarity(index.vectorize(["tea"]))[0] == 0.0

@@ -4,6 +4,8 @@ EntryClassifier: which entry a query belongs to, trained on the phrasings. With 
 phrasings per entry it is the strongest signal; with few it is weak.
 ScopeClassifier: whether a query is in scope at all, trained on the phrasings against the
 shipped out-of-scope questions.
+NearestNegative: how close a query comes to one of those out-of-scope questions (a linear
+model learns what they have in common; this remembers each of them).
 The fusion weights learned by train.py decide how much each counts.
 """
 
@@ -18,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.engine.index import FaqIndex, QueryVectors
+from bot.engine.index import FaqIndex, QueryVectors, cosine_scores
 from bot.engine.vectors import FastTfidf
 
 
@@ -115,3 +117,21 @@ class ScopeClassifier:
                                     self.n_word_features_)
             return expit(z + self.model_.intercept_[0])
         return expit(vectors.word_and_char @ self.coef_ + self.model_.intercept_[0])
+
+
+class NearestNegative:
+    """Character TF-IDF cosine of a query to its closest out-of-scope question."""
+
+    def fit(self, index: FaqIndex, negatives: Sequence[str]) -> NearestNegative:
+        normalized = [index.normalizer_(q) for q in negatives]
+        # Stored transposed (terms x questions), like the index's own fields.
+        self.negatives_t_ = index.char_.transform(normalized).T.tocsr()
+        return self
+
+    def similarity(self, vectors: QueryVectors) -> np.ndarray:
+        """The highest cosine for each query (0 with no negatives)."""
+        if not hasattr(self, "negatives_t_"):
+            raise NotFittedError("this NearestNegative is not fitted yet")
+        if self.negatives_t_.shape[1] == 0:
+            return np.zeros(len(vectors.normalized))
+        return cosine_scores(vectors, "char", self.negatives_t_).max(axis=1)

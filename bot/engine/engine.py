@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.engine.classifier import EntryClassifier, ScopeClassifier
+from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
 from bot.engine.decide import Match, Scored, decide
 from bot.engine.index import FaqIndex
 from bot.engine.model import DEFAULT_PARAMS, ModelParams
@@ -32,6 +32,8 @@ class Engine:
             raise ValueError("this model needs the out-of-scope questions it was trained with")
         self.scope = ScopeClassifier(C=params.scope_c).fit(self.index, negatives) \
             if params.use_scope else None
+        self.near_negative = NearestNegative().fit(self.index, negatives) \
+            if params.use_scope else None
 
     def rank(self, query: str, *, explain: int = 1) -> list[Scored]:
         """All shortlisted candidates with their confidence, best first (the first `explain`
@@ -39,7 +41,10 @@ class Engine:
         vectors = self.index.vectorize([query])
         proba = self.classifier.proba(vectors) if self.classifier is not None else None
         scope = self.scope.proba(vectors) if self.scope is not None else None
-        found = self.index.candidates(vectors, classifier_proba=proba, in_scope=scope)[0]
+        near = self.near_negative.similarity(vectors) if self.near_negative is not None \
+            else None
+        found = self.index.candidates(vectors, classifier_proba=proba, in_scope=scope,
+                                      near_negative=near)[0]
         confidence = self.params.confidence(found.features)
         order = np.argsort(-confidence, kind="stable")
         entries = self.knowledge.entries

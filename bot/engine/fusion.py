@@ -19,7 +19,7 @@ from bot.engine.model import linear, logistic, softmax
 # The scope part reads only features that say how well the query is covered at all; the
 # rest are near-copies of each other and got unstable, sign-flipped weights.
 SCOPE_FEATURES = ("char", "fuzzy_set", "coverage", "kb_coverage", "scope", "classifier",
-                  "unknown")
+                  "unknown", "near_negative")
 
 
 @dataclass(frozen=True)

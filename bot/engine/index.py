@@ -25,7 +25,7 @@ from bot.knowledge.model import Entry
 
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
             "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap",
-            "scope", "unknown")
+            "scope", "unknown", "near_negative")
 MAX_UNKNOWN = 3  # unknown words counted (a long message should not weigh more for its length)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+")
 
@@ -87,7 +87,7 @@ class QueryVectors:
 _NUMPY_POSTINGS = 60_000
 
 
-def _scores(vectors: QueryVectors, field: str, matrix_t: sp.csr_matrix) -> np.ndarray:
+def cosine_scores(vectors: QueryVectors, field: str, matrix_t: sp.csr_matrix) -> np.ndarray:
     """Cosine scores (queries x documents) against documents stored as (terms x documents).
 
     One query (the bot's case) walks the posting lists of its terms with plain numpy, which
@@ -233,19 +233,21 @@ class FaqIndex(BaseEstimator):
     def candidates(self, queries: Sequence[str] | QueryVectors, *,
                    classifier_proba: np.ndarray | None = None,
                    in_scope: np.ndarray | None = None,
+                   near_negative: np.ndarray | None = None,
                    exclude: Sequence[int | None] | None = None) -> list[Candidates]:
         """Shortlist and features for each query.
 
         `classifier_proba` (queries x entries) comes from the entry classifier and `in_scope`
-        (queries,) from the scope classifier, if any. `exclude[i]` hides one phrasing from
+        (queries,) from the scope classifier, `near_negative` (queries,) the similarity to the
+        closest out-of-scope question, if any. `exclude[i]` hides one phrasing from
         query i (leave-one-out training).
         """
         vectors = queries if isinstance(queries, QueryVectors) else self.vectorize(queries)
         tokens, norm = vectors.tokens, vectors.normalized
-        word = _scores(vectors, "word", self.phrasing_word_t_)
-        char = _scores(vectors, "char", self.phrasing_char_t_)
-        answer = _scores(vectors, "content", self.answer_word_t_)
-        sentence = _scores(vectors, "content", self.sentence_word_t_)
+        word = cosine_scores(vectors, "word", self.phrasing_word_t_)
+        char = cosine_scores(vectors, "char", self.phrasing_char_t_)
+        answer = cosine_scores(vectors, "content", self.answer_word_t_)
+        sentence = cosine_scores(vectors, "content", self.sentence_word_t_)
         if exclude is not None:
             for i, j in enumerate(exclude):
                 if j is not None:
@@ -256,15 +258,17 @@ class FaqIndex(BaseEstimator):
         # The shortlist comes from the cheap fields; answer sentences are scored only for it.
         pre = 0.4 * word_e + 0.4 * char_e + 0.2 * answer + 0.5 * clf
         scope = np.ones(len(norm)) if in_scope is None else in_scope
+        near = np.zeros(len(norm)) if near_negative is None else near_negative
         results = []
         for i in range(len(norm)):
             skip = exclude[i] if exclude is not None else None
             results.append(self._one(tokens[i], norm[i], pre[i], word_e[i], char_e[i],
-                                     answer[i], sentence[i], clf[i], char[i], skip, scope[i]))
+                                     answer[i], sentence[i], clf[i], char[i], skip, scope[i],
+                                     near[i]))
         return results
 
     def _one(self, tokens, norm, pre, word_e, char_e, answer, sentence, clf, char_p,
-             skip, scope) -> Candidates:
+             skip, scope, near) -> Candidates:
         k = min(self.shortlist, len(pre))
         top = np.argpartition(-pre, k - 1)[:k] if k < len(pre) else np.arange(len(pre))
         top = top[np.argsort(-pre[top], kind="stable")]
@@ -315,6 +319,7 @@ class FaqIndex(BaseEstimator):
         rows[:, 8] = kb_cover
         rows[:, 13] = scope
         rows[:, 14] = unknown
+        rows[:, 15] = near
         for col, src in ((9, 0), (10, 1), (11, 4), (12, 6)):
             values = rows[:, src]
             if k > 1:

@@ -131,11 +131,11 @@ def knowledge_hash(knowledge: Knowledge) -> str:
 _DEFAULT_WEIGHTS = {"word": 1.2, "char": 1.2, "answer": 0.3, "sentence": 0.3, "fuzzy_set": 0.8,
                     "fuzzy_ratio": 0.6, "classifier": 0.0, "coverage": 1.0, "kb_coverage": 0.8,
                     "word_gap": 0.8, "char_gap": 0.8, "fuzzy_gap": 0.4, "classifier_gap": 0.0,
-                    "scope": 0.0, "unknown": -0.8}
+                    "scope": 0.0, "unknown": -0.8, "near_negative": 0.0}
 DEFAULT_PARAMS = ModelParams(
     coef=tuple(_DEFAULT_WEIGHTS[f] for f in FEATURES), intercept=-2.0,
-    mean=(0.3, 0.35, 0.05, 0.1, 0.5, 0.45, 0.0, 0.5, 0.7, 0.0, 0.0, 0.0, 0.0, 0.5, 0.5),
-    scale=(0.15, 0.15, 0.05, 0.1, 0.15, 0.15, 1.0, 0.3, 0.3, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0),
+    mean=(0.3, 0.35, 0.05, 0.1, 0.5, 0.45, 0.0, 0.5, 0.7, 0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.0),
+    scale=(0.15, 0.15, 0.05, 0.1, 0.15, 0.15, 1.0, 0.3, 0.3, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0),
     thresholds=Thresholds(answer=0.9, margin=0.4, clarify=0.6, suggest=0.35),
     use_classifier=False,
 )

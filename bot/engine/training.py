@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from bot.engine.classifier import EntryClassifier, ScopeClassifier
+from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
 from bot.engine.decide import MAX_SUGGESTIONS
 from bot.engine.fusion import Linear, fit_logistic, fit_scope, fit_softmax
 from bot.engine.index import FEATURES, FaqIndex
@@ -125,9 +125,11 @@ def cross_validated_proba(index: FaqIndex, rows: np.ndarray, *, C: float,
 def cross_validated_scope(index: FaqIndex, rows: np.ndarray, negatives: Sequence[str], *,
                           C: float, texts: Sequence[str] | None = None, folds: int = 5,
                           negative_texts: Sequence[str] | None = None
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """P(in scope) for phrasing `rows` and for each negative, from models that never saw them
-    (asked as `texts` / `negative_texts`, by default the phrasings and negatives themselves)."""
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """P(in scope) and the similarity to the nearest out-of-scope question, for phrasing `rows`
+    and for each negative, from models that never saw them (asked as `texts` /
+    `negative_texts`, by default the phrasings and negatives themselves): (P for rows, P for
+    negatives, similarity for rows, similarity for negatives)."""
     texts = list(texts) if texts is not None else [index.phrasing_text_[j] for j in rows]
     negative_texts = list(negative_texts) if negative_texts is not None else list(negatives)
     fold_of = _phrasing_folds(index, folds)
@@ -135,21 +137,24 @@ def cross_validated_scope(index: FaqIndex, rows: np.ndarray, negatives: Sequence
     asked_fold = np.arange(len(negative_texts)) % len(negatives) % folds
     all_rows = np.arange(len(fold_of))
     pos, neg = np.zeros(len(rows)), np.zeros(len(negative_texts))
+    near_neg = np.zeros(len(negative_texts))
+    near_pos = NearestNegative().fit(index, negatives).similarity(index.vectorize(texts))
     for f in range(folds):
-        model = ScopeClassifier(C=C).fit(
-            index, [q for q, g in zip(negatives, neg_fold, strict=True) if g != f],
-            all_rows[fold_of != f])
+        kept = [q for q, g in zip(negatives, neg_fold, strict=True) if g != f]
+        model = ScopeClassifier(C=C).fit(index, kept, all_rows[fold_of != f])
         mask = fold_of[rows] == f
         if mask.any():
             pos[mask] = model.proba(index.vectorize([t for t, m in zip(texts, mask, strict=True)
                                                      if m]))
         held_out = [q for q, g in zip(negative_texts, asked_fold, strict=True) if g == f]
         if held_out:
-            neg[asked_fold == f] = model.proba(index.vectorize(held_out))
-    return pos, neg
+            vectors = index.vectorize(held_out)
+            neg[asked_fold == f] = model.proba(vectors)
+            near_neg[asked_fold == f] = NearestNegative().fit(index, kept).similarity(vectors)
+    return pos, neg, near_pos, near_neg
 
 
-def _features(index, queries, proba, scope, exclude, batch, progress, stage):
+def _features(index, queries, proba, scope, near, exclude, batch, progress, stage):
     out = []
     for start in range(0, len(queries), batch):
         progress(stage, start, len(queries))
@@ -157,6 +162,7 @@ def _features(index, queries, proba, scope, exclude, batch, progress, stage):
         out.extend(index.candidates(queries[sl],
                                     classifier_proba=None if proba is None else proba[sl],
                                     in_scope=None if scope is None else scope[sl],
+                                    near_negative=None if near is None else near[sl],
                                     exclude=None if exclude is None else exclude[sl]))
     progress(stage, len(queries), len(queries))
     return out
@@ -280,15 +286,15 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
             else np.zeros((0, pos.shape[1]))
         proba = np.vstack([pos, neg])
     use_scope = len(negatives) >= 20
-    scope = None
+    scope = near = None
     if use_scope:
         progress("scope classifier", 0, 1)
-        pos_scope, neg_scope = cross_validated_scope(index, rows, negatives, C=scope_c,
-                                                     texts=asked,
-                                                     negative_texts=negatives_asked)
-        scope = np.r_[pos_scope, neg_scope]
+        pos_scope, neg_scope, pos_near, neg_near = cross_validated_scope(
+            index, rows, negatives, C=scope_c, texts=asked, negative_texts=negatives_asked)
+        scope, near = np.r_[pos_scope, neg_scope], np.r_[pos_near, neg_near]
         progress("scope classifier", 1, 1)
-    candidates = _features(index, queries, proba, scope, exclude, 500, progress, "features")
+    candidates = _features(index, queries, proba, scope, near, exclude, 500, progress,
+                           "features")
     X, y, groups = _rows(candidates, gold)
     if y.sum() < 10 or (~y).sum() < 10:
         raise ValueError(f"too little to learn from ({int(y.sum())} positive candidates): give "
