@@ -125,7 +125,8 @@ class NearestNegative:
     def fit(self, index: FaqIndex, negatives: Sequence[str]) -> NearestNegative:
         normalized = [index.normalizer_(q) for q in negatives]
         # Stored transposed (terms x questions), like the index's own fields.
-        self.negatives_t_ = index.char_.transform(normalized).T.tocsr()
+        self.negatives_t_ = index.char_.transform(normalized).T.tocsr() if normalized \
+            else sp.csr_matrix((len(index.char_.vocabulary_), 0), dtype=np.float32)
         return self
 
     def similarity(self, vectors: QueryVectors) -> np.ndarray:
