@@ -79,6 +79,25 @@ def test_index_follows_estimator_conventions(tiny):
         FaqIndex().fit([])
 
 
+@pytest.mark.parametrize("max_dense_bytes", [0, 2400, 16 * 2**20])  # none, 2, all frequent
+def test_term_documents_scores_one_query_like_the_sparse_product(max_dense_bytes):
+    import scipy.sparse as sp
+
+    from bot.engine.vectors import TermDocuments
+
+    rng = np.random.default_rng(0)
+    documents = rng.random((300, 50)) * (rng.random((300, 50)) < 0.1)
+    documents[:, :3] = rng.random((300, 3))  # terms in every document
+    scorer = TermDocuments(sp.csr_matrix(documents, dtype=np.float32),
+                           max_dense_bytes=max_dense_bytes)
+    assert scorer.dense.nbytes <= max_dense_bytes
+    idx = np.array([0, 2, 7, 31, 49])
+    weights = rng.random(5).astype(np.float32)
+    query = sp.csr_matrix((weights, idx, [0, 5]), shape=(1, 50))
+    np.testing.assert_allclose(scorer.score_one(idx, weights), scorer.score_many(query)[0],
+                               rtol=1e-5)
+
+
 def test_fast_tfidf_matches_sklearn(tiny):
     index = FaqIndex().fit(tiny.entries, tiny.synonyms)
     texts = [index.normalizer_(q) for q in ["how hot", "green tea caffeine", "zzz"]]

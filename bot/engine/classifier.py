@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bot.engine.index import FaqIndex, QueryVectors, cosine_scores
-from bot.engine.vectors import FastTfidf
+from bot.engine.vectors import FastTfidf, TermDocuments
 
 
 def _single_row_product(word_terms, char_terms, weights: np.ndarray, n_word: int
@@ -58,6 +58,10 @@ class EntryClassifier:
         self.char_ = TfidfVectorizer(analyzer="char_wb", ngram_range=index.char_ngrams,
                                      lowercase=False, sublinear_tf=True, dtype=np.float32)
         self.fast_char_ = FastTfidf(self.char_.fit(texts))
+        # Trained on all phrasings of a small knowledge base, its n-grams are the index's own,
+        # and a query's character vector is then computed once for both.
+        self.same_char_as_index_ = (self.char_.vocabulary_ == index.char_.vocabulary_
+                                    and np.array_equal(self.char_.idf_, index.char_.idf_))
         self.n_word_features_ = len(index.word_.vocabulary_)
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
         self.model_.fit(sp.hstack([index.word_.transform(texts), self.char_.transform(texts)],
@@ -73,9 +77,10 @@ class EntryClassifier:
         full = np.zeros((len(vectors.normalized), self.n_entries_))
         binary = len(self.model_.classes_) == 2  # binary models keep one row of weights
         if getattr(vectors, "word_terms", None) is not None and not binary:
-            logits = _single_row_product(vectors.word_terms,
-                                         self.fast_char_.terms(vectors.normalized[0]),
-                                         self.coef_t_, self.n_word_features_)
+            char_terms = vectors.char_terms if self.same_char_as_index_ \
+                else self.fast_char_.terms(vectors.normalized[0])
+            logits = _single_row_product(vectors.word_terms, char_terms, self.coef_t_,
+                                         self.n_word_features_)
             full[0, self.model_.classes_] = softmax(logits + self.model_.intercept_)
             return full
         X = sp.hstack([vectors.word, self.fast_char_(vectors.normalized)], format="csr")
@@ -124,15 +129,14 @@ class NearestNegative:
 
     def fit(self, index: FaqIndex, negatives: Sequence[str]) -> NearestNegative:
         normalized = [index.normalizer_(q) for q in negatives]
-        # Stored transposed (terms x questions), like the index's own fields.
-        self.negatives_t_ = index.char_.transform(normalized).T.tocsr() if normalized \
-            else sp.csr_matrix((len(index.char_.vocabulary_), 0), dtype=np.float32)
+        self.negatives_ = TermDocuments(index.char_.transform(normalized)) if normalized \
+            else None
         return self
 
     def similarity(self, vectors: QueryVectors) -> np.ndarray:
         """The highest cosine for each query (0 with no negatives)."""
-        if not hasattr(self, "negatives_t_"):
+        if not hasattr(self, "negatives_"):
             raise NotFittedError("this NearestNegative is not fitted yet")
-        if self.negatives_t_.shape[1] == 0:
+        if self.negatives_ is None:
             return np.zeros(len(vectors.normalized))
-        return cosine_scores(vectors, "char", self.negatives_t_).max(axis=1)
+        return cosine_scores(vectors, "char", self.negatives_).max(axis=1)

@@ -31,7 +31,7 @@ def _near_duplicates(knowledge: Knowledge, index: FaqIndex) -> list[Problem]:
     n = len(index.phrasing_norm_)
     if n > MAX_PAIRWISE_PHRASINGS:
         return []
-    m = index.phrasing_char_t_.T.tocsr()
+    m = index.phrasing_char_.matrix_t.T.tocsr()
     sim = (m @ m.T).toarray()
     owner = index.phrasing_entry_
     sim[owner[:, None] == owner[None, :]] = 0.0

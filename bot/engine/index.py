@@ -20,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.engine.text import Normalizer, clean, content_tokens, words
-from bot.engine.vectors import FastTfidf
+from bot.engine.vectors import FastTfidf, TermDocuments
 from bot.knowledge.model import Entry
 
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
@@ -83,30 +83,14 @@ class QueryVectors:
         return self._cache["both"]  # type: ignore[return-value]
 
 
-# Above this many posting-list entries, scipy's compiled product beats numpy's gather.
-_NUMPY_POSTINGS = 60_000
-
-
-def cosine_scores(vectors: QueryVectors, field: str, matrix_t: sp.csr_matrix) -> np.ndarray:
-    """Cosine scores (queries x documents) against documents stored as (terms x documents).
-
-    One query (the bot's case) walks the posting lists of its terms with plain numpy, which
-    skips scipy's per-product overhead; batches (training) use the sparse product.
-    """
+def cosine_scores(vectors: QueryVectors, field: str, documents: TermDocuments) -> np.ndarray:
+    """Cosine scores (queries x documents) of the queries' `field` vectors."""
     terms = getattr(vectors, f"{field}_terms", None)
     if terms is not None:
-        idx, weights = terms
-        lo, hi = matrix_t.indptr[idx], matrix_t.indptr[idx + 1]
-        lengths = hi - lo
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros((1, matrix_t.shape[1]))
-        if total <= _NUMPY_POSTINGS:
-            positions = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-            return np.bincount(matrix_t.indices[positions],
-                               weights=matrix_t.data[positions] * np.repeat(weights, lengths),
-                               minlength=matrix_t.shape[1])[None, :]
-    return (getattr(vectors, field) @ matrix_t).toarray()
+        scores = documents.score_one(*terms)
+        if scores is not None:
+            return scores[None, :]
+    return documents.score_many(getattr(vectors, field))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -181,11 +165,10 @@ class FaqIndex(BaseEstimator):
                             else 1.0)
         self.char_.fit(phrasing_norm)
         self.fast_word_, self.fast_char_ = FastTfidf(self.word_), FastTfidf(self.char_)
-        # Stored transposed (terms x documents) so a query's product walks posting lists.
-        self.phrasing_word_t_ = self.word_.transform(phrasing_norm).T.tocsr()
-        self.phrasing_char_t_ = self.char_.transform(phrasing_norm).T.tocsr()
-        self.answer_word_t_ = self.word_.transform(answer_docs).T.tocsr()
-        self.sentence_word_t_ = self.word_.transform(sentences).T.tocsr()
+        self.phrasing_word_ = TermDocuments(self.word_.transform(phrasing_norm))
+        self.phrasing_char_ = TermDocuments(self.char_.transform(phrasing_norm))
+        self.answer_word_ = TermDocuments(self.word_.transform(answer_docs))
+        self.sentence_word_ = TermDocuments(self.word_.transform(sentences))
         self.sentence_entry_ = np.asarray(sentence_entry, dtype=np.int32)
         self.sentence_starts_ = np.searchsorted(self.sentence_entry_, np.arange(len(entries)))
         self.sentence_ends_ = np.append(self.sentence_starts_[1:], len(sentence_entry))
@@ -207,7 +190,7 @@ class FaqIndex(BaseEstimator):
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "phrasing_word_t_"):
+        if not hasattr(self, "phrasing_word_"):
             raise NotFittedError("this FaqIndex is not fitted yet; call fit(entries) first")
 
     @property
@@ -244,10 +227,10 @@ class FaqIndex(BaseEstimator):
         """
         vectors = queries if isinstance(queries, QueryVectors) else self.vectorize(queries)
         tokens, norm = vectors.tokens, vectors.normalized
-        word = cosine_scores(vectors, "word", self.phrasing_word_t_)
-        char = cosine_scores(vectors, "char", self.phrasing_char_t_)
-        answer = cosine_scores(vectors, "content", self.answer_word_t_)
-        sentence = cosine_scores(vectors, "content", self.sentence_word_t_)
+        word = cosine_scores(vectors, "word", self.phrasing_word_)
+        char = cosine_scores(vectors, "char", self.phrasing_char_)
+        answer = cosine_scores(vectors, "content", self.answer_word_)
+        sentence = cosine_scores(vectors, "content", self.sentence_word_)
         if exclude is not None:
             for i, j in enumerate(exclude):
                 if j is not None:

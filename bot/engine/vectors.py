@@ -50,3 +50,58 @@ class FastTfidf:
             (np.concatenate(values) if values else np.zeros(0, np.float32),
              np.concatenate(indices) if indices else np.zeros(0, np.int32), indptr),
             shape=(len(rows), len(self.idf)), dtype=np.float32)
+
+
+# Above this many posting-list entries, scipy's compiled product beats numpy's gather.
+_NUMPY_POSTINGS = 60_000
+
+
+class TermDocuments:
+    """Documents' TF-IDF vectors stored by term (terms x documents), scored against queries.
+
+    One query is scored without scipy's per-product overhead: terms that occur in many
+    documents come from a small dense block (one vector-matrix product, where walking their
+    long posting lists would cost most of the time), the rest by walking their posting lists.
+    Batches use the sparse product. Both give the sparse product's numbers.
+    """
+
+    def __init__(self, documents: sp.csr_matrix, *, dense_share: float = 1 / 8,
+                 max_dense_bytes: int = 16 * 2**20):
+        self.matrix_t = documents.T.tocsr()
+        n_terms, n_docs = self.matrix_t.shape
+        frequency = np.diff(self.matrix_t.indptr)
+        budget = max_dense_bytes // (4 * max(n_docs, 1))
+        frequent = np.flatnonzero(frequency >= max(dense_share * n_docs, 2))
+        frequent = np.sort(frequent[np.argsort(-frequency[frequent], kind="stable")][:budget])
+        self.dense_row = np.full(n_terms, -1, dtype=np.int64)
+        self.dense_row[frequent] = np.arange(len(frequent))
+        self.dense = np.ascontiguousarray(self.matrix_t[frequent].toarray(), dtype=np.float32)
+
+    @property
+    def n_documents(self) -> int:
+        return self.matrix_t.shape[1]
+
+    def score_one(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+        """Scores (documents,) of one query given as (term indices, weights); None when its
+        rare terms' posting lists are so long that the sparse product is faster."""
+        rows = self.dense_row[idx]
+        in_block = rows >= 0
+        scores = weights[in_block] @ self.dense[rows[in_block]] if in_block.any() \
+            else np.zeros(self.n_documents, dtype=np.float32)
+        idx, weights = idx[~in_block], weights[~in_block]
+        lo, hi = self.matrix_t.indptr[idx], self.matrix_t.indptr[idx + 1]
+        lengths = hi - lo
+        total = int(lengths.sum())
+        if total > _NUMPY_POSTINGS:
+            return None
+        if total:
+            positions = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+            scores = scores + np.bincount(
+                self.matrix_t.indices[positions],
+                weights=self.matrix_t.data[positions] * np.repeat(weights, lengths),
+                minlength=self.n_documents)
+        return scores
+
+    def score_many(self, queries: sp.csr_matrix) -> np.ndarray:
+        """Scores (queries x documents) of query rows."""
+        return (queries @ self.matrix_t).toarray()
