@@ -86,20 +86,21 @@ class TermDocuments:
         rare terms' posting lists are so long that the sparse product is faster."""
         rows = self.dense_row[idx]
         in_block = rows >= 0
-        scores = weights[in_block] @ self.dense[rows[in_block]] if in_block.any() \
-            else np.zeros(self.n_documents, dtype=np.float32)
+        frequent = weights[in_block] @ self.dense[rows[in_block]] if in_block.any() else None
         idx, weights = idx[~in_block], weights[~in_block]
         lo, hi = self.matrix_t.indptr[idx], self.matrix_t.indptr[idx + 1]
         lengths = hi - lo
         total = int(lengths.sum())
         if total > _NUMPY_POSTINGS:
             return None
-        if total:
-            positions = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-            scores = scores + np.bincount(
-                self.matrix_t.indices[positions],
-                weights=self.matrix_t.data[positions] * np.repeat(weights, lengths),
-                minlength=self.n_documents)
+        if not total:
+            return frequent if frequent is not None else np.zeros(self.n_documents)
+        positions = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        scores = np.bincount(self.matrix_t.indices[positions],
+                             weights=self.matrix_t.data[positions] * np.repeat(weights, lengths),
+                             minlength=self.n_documents)
+        if frequent is not None:
+            scores += frequent
         return scores
 
     def score_many(self, queries: sp.csr_matrix) -> np.ndarray:
