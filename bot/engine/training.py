@@ -1,9 +1,9 @@
 """Learn the fusion weights and thresholds from the knowledge file itself.
 
 Positives: each stored phrasing, asked as a query with that phrasing hidden from the index
-(and from the classifier, by cross-validation). Negatives: out-of-scope questions. A logistic
-regression over candidate features gives P(candidate is right); thresholds are then chosen
-on out-of-fold confidences to keep wrong answers rare.
+(and from the classifiers, by cross-validation). Negatives: out-of-scope questions. The two
+parts of the confidence (bot.engine.fusion) are fitted on the candidates' features, and the
+thresholds are then chosen on out-of-fold confidences to keep wrong answers rare.
 """
 
 from __future__ import annotations
