@@ -237,38 +237,53 @@ class FaqIndex(BaseEstimator):
                     word[i, j] = char[i, j] = 0.0
         word_e = self._max_per_entry(word, self.entry_starts_)
         char_e = self._max_per_entry(char, self.entry_starts_)
-        clf = classifier_proba if classifier_proba is not None else np.zeros_like(word_e)
-        # The shortlist comes from the cheap fields; answer sentences are scored only for it.
-        pre = 0.4 * word_e + 0.4 * char_e + 0.2 * answer + 0.5 * clf
+        # The shortlist comes from the cheap fields (in place: on large knowledge bases these
+        # are long arrays, and every temporary costs).
+        pre = word_e + char_e
+        pre *= 0.4
+        pre += 0.2 * answer
+        if classifier_proba is not None:
+            pre += 0.5 * classifier_proba
         scope = np.ones(len(norm)) if in_scope is None else in_scope
         near = np.zeros(len(norm)) if near_negative is None else near_negative
         results = []
         for i in range(len(norm)):
             skip = exclude[i] if exclude is not None else None
             results.append(self._one(tokens[i], norm[i], pre[i], word_e[i], char_e[i],
-                                     answer[i], sentence[i], clf[i], char[i], skip, scope[i],
-                                     near[i]))
+                                     answer[i], sentence[i],
+                                     None if classifier_proba is None else classifier_proba[i],
+                                     char[i], skip, scope[i], near[i]))
         return results
 
     def _one(self, tokens, norm, pre, word_e, char_e, answer, sentence, clf, char_p,
              skip, scope, near) -> Candidates:
         k = min(self.shortlist, len(pre))
-        top = np.argpartition(-pre, k - 1)[:k] if k < len(pre) else np.arange(len(pre))
+        top = np.argpartition(pre, len(pre) - k)[-k:] if k < len(pre) else np.arange(len(pre))
         top = top[np.argsort(-pre[top], kind="stable")]
         # Fuzzy re-scoring only on the closest phrasings of the shortlisted entries.
         lo, hi = self.entry_starts_[top], self.entry_ends_[top]
         pool = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+        slot = np.repeat(np.arange(k), hi - lo)  # each pooled phrasing's place in `top`
         if skip is not None:
-            pool = pool[pool != skip]
+            keep = pool != skip
+            pool, slot = pool[keep], slot[keep]
         if len(pool) > self.fuzzy_phrasings:
-            pool = pool[np.argpartition(-char_p[pool], self.fuzzy_phrasings - 1)
-                        [: self.fuzzy_phrasings]]
+            keep = np.argpartition(-char_p[pool], self.fuzzy_phrasings - 1)[
+                : self.fuzzy_phrasings]
+            pool, slot = pool[keep], slot[keep]
         choices = [self.phrasing_norm_[j] for j in pool]
         fz_set = process.cdist([norm], choices, scorer=fuzz.token_set_ratio, workers=1)[0] / 100
         fz_ratio = process.cdist([norm], choices, scorer=fuzz.ratio, workers=1)[0] / 100
-        owner = self.phrasing_entry_[pool]
         rows = np.zeros((k, len(FEATURES)), dtype=np.float64)
-        best_phrasing = np.full(k, -1)
+        np.maximum.at(rows[:, 4], slot, fz_set)
+        np.maximum.at(rows[:, 5], slot, fz_ratio)
+        # Each candidate's closest phrasing: the first of its pooled phrasings by combined
+        # score (candidates with none pooled keep their first phrasing).
+        order = np.lexsort((-(fz_set + fz_ratio + char_p[pool]), slot))
+        first = order[np.r_[True, slot[order][1:] != slot[order][:-1]]] if len(order) \
+            else order
+        best_phrasing = lo.copy()
+        best_phrasing[slot[first]] = pool[first]
         content = content_tokens(tokens)
         weights = {t: self.token_idf_.get(t, self.max_idf_) for t in content}
         total = sum(weights.values()) or 1.0
@@ -280,16 +295,8 @@ class FaqIndex(BaseEstimator):
                     self.entry_counts_[own_entry][t] <= own_counts[t] else 0) > 0
                  for t in weights}
         kb_cover = sum(w for t, w in weights.items() if known[t]) / total
-        unknown = min(sum(not k for k in known.values()), MAX_UNKNOWN)
+        unknown = min(sum(not is_known for is_known in known.values()), MAX_UNKNOWN)
         for r, e in enumerate(top):
-            mine = owner == e
-            if mine.any():
-                combined = fz_set[mine] + fz_ratio[mine] + char_p[pool[mine]]
-                best = int(np.argmax(combined))
-                best_phrasing[r] = pool[mine][best]
-                rows[r, 4], rows[r, 5] = fz_set[mine].max(), fz_ratio[mine].max()
-            else:
-                best_phrasing[r] = lo[r]
             counts = self.entry_counts_[e]
             minus = own_counts if e == own_entry else {}
             rows[r, 7] = sum(w for t, w in weights.items()
@@ -298,7 +305,8 @@ class FaqIndex(BaseEstimator):
         rows[:, 2] = answer[top]
         rows[:, 3] = [sentence[self.sentence_starts_[e]:self.sentence_ends_[e]].max()
                       for e in top]
-        rows[:, 6] = clf[top]
+        if clf is not None:
+            rows[:, 6] = clf[top]
         rows[:, 8] = kb_cover
         rows[:, 13] = scope
         rows[:, 14] = unknown

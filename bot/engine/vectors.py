@@ -20,16 +20,40 @@ class FastTfidf:
         self.analyzer = vectorizer.build_analyzer()
         self.vocabulary = vectorizer.vocabulary_
         self.idf = vectorizer.idf_.astype(np.float32)
+        # char_wb n-grams never cross a space, so a text's n-grams are its words' n-grams put
+        # together, and each word's are looked up once (words repeat across queries).
+        self._by_word = vectorizer.analyzer == "char_wb" and vectorizer.preprocessor is None \
+            and not vectorizer.lowercase and vectorizer.strip_accents is None
+        self._word_terms: dict[str, np.ndarray] = {}
 
-    def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(term indices, weights) of one text: a sparse row without the matrix object."""
+    def _word_term_ids(self, word: str) -> np.ndarray:
+        ids = self._word_terms.get(word)
+        if ids is None:
+            found = (self.vocabulary.get(term) for term in self.analyzer(word))
+            ids = np.fromiter((j for j in found if j is not None), dtype=np.int64)
+            if len(self._word_terms) < 100_000:
+                self._word_terms[word] = ids
+        return ids
+
+    def _counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        if self._by_word:
+            ids = [self._word_term_ids(w) for w in text.split()]
+            if not ids:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            idx, tf = np.unique(np.concatenate(ids), return_counts=True)
+            return idx, tf.astype(np.float32)
         counts: dict[int, int] = {}
         for term in self.analyzer(text):
             j = self.vocabulary.get(term)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
-        idx = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        return idx, tf
+
+    def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(term indices, weights) of one text: a sparse row without the matrix object."""
+        idx, tf = self._counts(text)
         weights = (1.0 + np.log(tf)) * self.idf[idx]
         norm = float(np.sqrt((weights * weights).sum()))
         return idx, (weights / norm if norm else weights)
