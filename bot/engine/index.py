@@ -71,6 +71,17 @@ class QueryVectors:
     def char(self) -> sp.csr_matrix:
         return self._matrix("char", self._index.fast_char_, self.normalized)
 
+    def content_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Query i's content vector as (sorted term indices, weights)."""
+        single = getattr(self, "content_terms", None)
+        if single is not None:
+            idx, weights = single
+        else:
+            row = self.content[i]
+            idx, weights = row.indices, row.data
+        order = np.argsort(idx, kind="stable")
+        return idx[order], weights[order]
+
     @property
     def content(self) -> sp.csr_matrix:
         return self._matrix("content", self._index.fast_word_, self._content)
@@ -168,7 +179,9 @@ class FaqIndex(BaseEstimator):
         self.phrasing_word_ = TermDocuments(self.word_.transform(phrasing_norm))
         self.phrasing_char_ = TermDocuments(self.char_.transform(phrasing_norm))
         self.answer_word_ = TermDocuments(self.word_.transform(answer_docs))
-        self.sentence_word_ = TermDocuments(self.word_.transform(sentences))
+        # Sentences by row: only the shortlisted entries' sentences are ever scored.
+        self.sentence_rows_ = self.word_.transform(sentences).tocsr()
+        self.sentence_rows_.sort_indices()
         self.sentence_entry_ = np.asarray(sentence_entry, dtype=np.int32)
         self.sentence_starts_ = np.searchsorted(self.sentence_entry_, np.arange(len(entries)))
         self.sentence_ends_ = np.append(self.sentence_starts_[1:], len(sentence_entry))
@@ -230,7 +243,6 @@ class FaqIndex(BaseEstimator):
         word = cosine_scores(vectors, "word", self.phrasing_word_)
         char = cosine_scores(vectors, "char", self.phrasing_char_)
         answer = cosine_scores(vectors, "content", self.answer_word_)
-        sentence = cosine_scores(vectors, "content", self.sentence_word_)
         if exclude is not None:
             for i, j in enumerate(exclude):
                 if j is not None:
@@ -250,12 +262,12 @@ class FaqIndex(BaseEstimator):
         for i in range(len(norm)):
             skip = exclude[i] if exclude is not None else None
             results.append(self._one(tokens[i], norm[i], pre[i], word_e[i], char_e[i],
-                                     answer[i], sentence[i],
+                                     answer[i], vectors.content_row(i),
                                      None if classifier_proba is None else classifier_proba[i],
                                      char[i], skip, scope[i], near[i]))
         return results
 
-    def _one(self, tokens, norm, pre, word_e, char_e, answer, sentence, clf, char_p,
+    def _one(self, tokens, norm, pre, word_e, char_e, answer, content_vector, clf, char_p,
              skip, scope, near) -> Candidates:
         k = min(self.shortlist, len(pre))
         top = np.argpartition(pre, len(pre) - k)[-k:] if k < len(pre) else np.arange(len(pre))
@@ -303,8 +315,7 @@ class FaqIndex(BaseEstimator):
                              if counts.get(t, 0) - minus.get(t, 0) > 0) / total
         rows[:, 0], rows[:, 1] = word_e[top], char_e[top]
         rows[:, 2] = answer[top]
-        rows[:, 3] = [sentence[self.sentence_starts_[e]:self.sentence_ends_[e]].max()
-                      for e in top]
+        rows[:, 3] = self._best_sentence(top, *content_vector)
         if clf is not None:
             rows[:, 6] = clf[top]
         rows[:, 8] = kb_cover
@@ -320,6 +331,27 @@ class FaqIndex(BaseEstimator):
                 others = np.zeros(1)
             rows[:, col] = values - others
         return Candidates(entries=top, features=rows, best_phrasing=best_phrasing)
+
+    def _best_sentence(self, entries: np.ndarray, idx: np.ndarray, weights: np.ndarray
+                       ) -> np.ndarray:
+        """Each entry's best answer-sentence cosine with a query's content vector (sorted
+        term indices and their weights)."""
+        starts, ends = self.sentence_starts_[entries], self.sentence_ends_[entries]
+        counts = ends - starts  # every entry has at least one (maybe empty) sentence
+        sentences = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(
+            int(counts.sum()))
+        matrix = self.sentence_rows_
+        lo, hi = matrix.indptr[sentences], matrix.indptr[sentences + 1]
+        lengths = hi - lo
+        positions = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            int(lengths.sum()))
+        terms = matrix.indices[positions]
+        found = np.minimum(np.searchsorted(idx, terms), max(len(idx) - 1, 0))
+        hit = idx[found] == terms if len(idx) else np.zeros(len(terms), dtype=bool)
+        scores = np.bincount(np.repeat(np.arange(len(sentences)), lengths)[hit],
+                             weights=matrix.data[positions][hit] * weights[found[hit]],
+                             minlength=len(sentences))
+        return np.maximum.reduceat(scores, np.r_[0, np.cumsum(counts)[:-1]])
 
     def explain_terms(self, query: str, entry: int, *, limit: int = 5) -> list[str]:
         """The query's own words whose matching tokens occur in the entry, rarest first."""
