@@ -292,8 +292,9 @@ class FaqIndex(BaseEstimator):
         # Each candidate's closest phrasing: the first of its pooled phrasings by combined
         # score (candidates with none pooled keep their first phrasing).
         order = np.lexsort((-(fz_set + fz_ratio + char_p[pool]), slot))
-        first = order[np.r_[True, slot[order][1:] != slot[order][:-1]]] if len(order) \
-            else order
+        ordered_slot = slot[order]
+        first = order[np.concatenate(([True], ordered_slot[1:] != ordered_slot[:-1]))] \
+            if len(order) else order
         best_phrasing = lo.copy()
         best_phrasing[slot[first]] = pool[first]
         content = content_tokens(tokens)
@@ -351,7 +352,7 @@ class FaqIndex(BaseEstimator):
         scores = np.bincount(np.repeat(np.arange(len(sentences)), lengths)[hit],
                              weights=matrix.data[positions][hit] * weights[found[hit]],
                              minlength=len(sentences))
-        return np.maximum.reduceat(scores, np.r_[0, np.cumsum(counts)[:-1]])
+        return np.maximum.reduceat(scores, np.cumsum(counts) - counts)
 
     def explain_terms(self, query: str, entry: int, *, limit: int = 5) -> list[str]:
         """The query's own words whose matching tokens occur in the entry, rarest first."""

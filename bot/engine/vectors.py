@@ -108,10 +108,13 @@ class TermDocuments:
     def score_one(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
         """Scores (documents,) of one query given as (term indices, weights); None when its
         rare terms' posting lists are so long that the sparse product is faster."""
-        rows = self.dense_row[idx]
-        in_block = rows >= 0
-        frequent = weights[in_block] @ self.dense[rows[in_block]] if in_block.any() else None
-        idx, weights = idx[~in_block], weights[~in_block]
+        frequent = None
+        if len(self.dense):
+            rows = self.dense_row[idx]
+            in_block = rows >= 0
+            if in_block.any():
+                frequent = weights[in_block] @ self.dense[rows[in_block]]
+                idx, weights = idx[~in_block], weights[~in_block]
         lo, hi = self.matrix_t.indptr[idx], self.matrix_t.indptr[idx + 1]
         lengths = hi - lo
         total = int(lengths.sum())
