@@ -127,7 +127,7 @@ class FaqIndex(BaseEstimator):
     """
 
     def __init__(self, *, word_ngrams: tuple[int, int] = (1, 2),
-                 char_ngrams: tuple[int, int] = (2, 5), char_max_df: float = 0.05,
+                 char_ngrams: tuple[int, int] = (3, 5), char_max_df: float = 0.05,
                  large_index: int = 5000, shortlist: int = 8, fuzzy_phrasings: int = 40):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -144,6 +144,7 @@ class FaqIndex(BaseEstimator):
             raise ValueError("FaqIndex.fit needs at least one entry")
         texts = [t for e in entries for t in (*e.phrasings, e.answer)]
         self.normalizer_ = Normalizer(synonyms).fit(texts)
+        self._word_content_cache: dict[str, frozenset[str]] = {}
         norm = self.normalizer_
         self.entry_ids_ = [e.id for e in entries]
         phrasing_entry, phrasing_norm, phrasing_tokens = [], [], []
@@ -354,12 +355,21 @@ class FaqIndex(BaseEstimator):
                              minlength=len(sentences))
         return np.maximum.reduceat(scores, np.cumsum(counts) - counts)
 
+    def _word_content(self, word: str) -> frozenset[str]:
+        """One word's content tokens (cached: the same words come back in every query)."""
+        tokens = self._word_content_cache.get(word)
+        if tokens is None:
+            tokens = frozenset(content_tokens(self.normalizer_.tokens(word, cleaned=True)))
+            if len(self._word_content_cache) < 100_000:
+                self._word_content_cache[word] = tokens
+        return tokens
+
     def explain_terms(self, query: str, entry: int, *, limit: int = 5) -> list[str]:
         """The query's own words whose matching tokens occur in the entry, rarest first."""
         counts = self.entry_counts_[entry]
         found: dict[str, float] = {}
         for word in words(clean(query)):
-            tokens = content_tokens(self.normalizer_.tokens(word, cleaned=True))
+            tokens = self._word_content(word)
             shared = [t for t in tokens if counts.get(t)]
             if shared and word not in found:
                 found[word] = max(self.token_idf_.get(t, self.max_idf_) for t in shared)

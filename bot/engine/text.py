@@ -21,6 +21,7 @@ INVISIBLE_CODEPOINTS = (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0
                         0xFEFF, 0x00AD, 0x034F, 0x061C, 0x180E)
 _DROP_INVISIBLE = dict.fromkeys(INVISIBLE_CODEPOINTS)
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")  # terminal control codes
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # Unicode category C within ASCII
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 MAX_QUERY_CHARS = 1000  # longer input is cut before matching; no FAQ question is this long
 
@@ -48,8 +49,14 @@ def clean(text: str) -> str:
 @functools.lru_cache(maxsize=4096)  # one message is cleaned by several routing steps
 def _clean(text: str) -> str:
     text = _ANSI_ESCAPE.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text).translate(_DROP_INVISIBLE)
-    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    if text.isascii():  # NFKC and the invisible characters change nothing in ASCII
+        text = _ASCII_CONTROL.sub(" ", text)
+    else:
+        text = unicodedata.normalize("NFKC", text).translate(_DROP_INVISIBLE)
+        # Looked up once per distinct character rather than once per character.
+        control = {ch for ch in set(text) if unicodedata.category(ch)[0] == "C"}
+        if control:
+            text = "".join(" " if ch in control else ch for ch in text)
     return " ".join(text.casefold().split())[:MAX_QUERY_CHARS]
 
 
