@@ -65,16 +65,10 @@ def measure(name: str, size: int, method: str) -> dict:
     started = time.perf_counter()
     if method == "hybrid":
         from bot.engine.engine import Engine
-        from bot.runtime import load_params, read_negatives
+        from bot.runtime import load_engine
 
         if name == "bundled":  # the trained model, as the bot runs it
-            from bot import paths
-
-            params, _ = load_params(knowledge, paths.model_path_for(
-                ROOT / "knowledge" / "ketamine.yaml"))
-            negatives = read_negatives(ROOT / "knowledge" / "out_of_scope.txt") \
-                if params.use_scope else []
-            engine = Engine(knowledge, params, negatives=negatives)
+            engine = load_engine(ROOT / "knowledge" / "ketamine.yaml").engine
         else:
             engine = Engine(knowledge)
 

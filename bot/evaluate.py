@@ -187,7 +187,7 @@ def evaluate_dataset(folder: Path, out: TextIO = sys.stdout, *, progress=None) -
         params = DEFAULT_PARAMS
         print(f"== {folder.name}: {len(knowledge)} entries, not calibrated ({exc}); default "
               "weights and thresholds", file=out)
-    engine = Engine(knowledge, params, negatives=negatives if params.use_scope else ())
+    engine = Engine(knowledge, params, negatives=negatives)
     results = {}
     ranked_rows: dict[str, list[tuple[float, bool, bool]]] = {}
     for split_file in sorted(folder.glob("queries_*.jsonl")):
@@ -198,7 +198,7 @@ def evaluate_dataset(folder: Path, out: TextIO = sys.stdout, *, progress=None) -
         queries = from_eval_rows(rows)
         preds, top_rows = [], []
         for q in queries:
-            ranked = engine.rank(q.query)
+            ranked = engine.rank(q.query, explain=0)
             top = ranked[0]
             top_rows.append((top.confidence, top.entry.id in q.gold, q.expect == "answer"))
             match = decide(ranked, params.thresholds)

@@ -76,14 +76,15 @@ class EntryClassifier:
             raise NotFittedError("this EntryClassifier is not fitted yet")
         full = np.zeros((len(vectors.normalized), self.n_entries_))
         binary = len(self.model_.classes_) == 2  # binary models keep one row of weights
-        if getattr(vectors, "word_terms", None) is not None and not binary:
+        if vectors.word_terms is not None and not binary:
             char_terms = vectors.char_terms if self.same_char_as_index_ \
                 else self.fast_char_.terms(vectors.normalized[0])
             logits = _single_row_product(vectors.word_terms, char_terms, self.coef_t_,
                                          self.n_word_features_)
             full[0, self.model_.classes_] = softmax(logits + self.model_.intercept_)
             return full
-        X = sp.hstack([vectors.word, self.fast_char_(vectors.normalized)], format="csr")
+        X = vectors.word_and_char if self.same_char_as_index_ else \
+            sp.hstack([vectors.word, self.fast_char_(vectors.normalized)], format="csr")
         if binary:
             full[:, self.model_.classes_] = self.model_.predict_proba(X)
         else:
@@ -117,7 +118,7 @@ class ScopeClassifier:
         """P(in scope) for each query."""
         if not hasattr(self, "model_"):
             raise NotFittedError("this ScopeClassifier is not fitted yet")
-        if getattr(vectors, "word_terms", None) is not None:
+        if vectors.word_terms is not None:
             z = _single_row_product(vectors.word_terms, vectors.char_terms, self.coef_[:, None],
                                     self.n_word_features_)
             return expit(z + self.model_.intercept_[0])

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from bot.engine.index import FEATURES
-from bot.engine.model import linear, logistic, softmax
+from bot.engine.model import linear, logistic
 
 # The scope part reads only features that say how well the query is covered at all; the
 # rest are near-copies of each other and got unstable, sign-flipped weights.

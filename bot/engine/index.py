@@ -20,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.engine.text import Normalizer, clean, content_tokens, words
-from bot.engine.vectors import FastTfidf, TermDocuments
+from bot.engine.vectors import FastTfidf, TermDocuments, spans
 from bot.knowledge.model import Entry
 
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
@@ -48,18 +48,18 @@ class QueryVectors:
 
     def __init__(self, texts: Sequence[str], tokens: list[list[str]], normalized: list[str],
                  index: FaqIndex, content: list[str]):
-        self.texts, self.tokens, self.normalized = texts, tokens, normalized
+        self.tokens, self.normalized = tokens, normalized
         self._index = index
         self._content = content
         self._cache: dict[str, object] = {}
-        if len(texts) == 1:
-            self.word_terms = index.fast_word_.terms(normalized[0])
-            self.char_terms = index.fast_char_.terms(normalized[0])
-            self.content_terms = index.fast_word_.terms(content[0])
+        single = len(texts) == 1
+        self.word_terms = index.fast_word_.terms(normalized[0]) if single else None
+        self.char_terms = index.fast_char_.terms(normalized[0]) if single else None
+        self.content_terms = index.fast_word_.terms(content[0]) if single else None
 
     def _matrix(self, name: str, fast: FastTfidf, texts: list[str]) -> sp.csr_matrix:
         if name not in self._cache:
-            single = getattr(self, f"{name}_terms", None)
+            single = getattr(self, f"{name}_terms")
             self._cache[name] = fast.matrix([single]) if single is not None else fast(texts)
         return self._cache[name]  # type: ignore[return-value]
 
@@ -73,9 +73,8 @@ class QueryVectors:
 
     def content_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Query i's content vector as (sorted term indices, weights)."""
-        single = getattr(self, "content_terms", None)
-        if single is not None:
-            idx, weights = single
+        if self.content_terms is not None:
+            idx, weights = self.content_terms
         else:
             row = self.content[i]
             idx, weights = row.indices, row.data
@@ -96,7 +95,7 @@ class QueryVectors:
 
 def cosine_scores(vectors: QueryVectors, field: str, documents: TermDocuments) -> np.ndarray:
     """Cosine scores (queries x documents) of the queries' `field` vectors."""
-    terms = getattr(vectors, f"{field}_terms", None)
+    terms = getattr(vectors, f"{field}_terms")
     if terms is not None:
         scores = documents.score_one(*terms)
         if scores is not None:
@@ -275,7 +274,7 @@ class FaqIndex(BaseEstimator):
         top = top[np.argsort(-pre[top], kind="stable")]
         # Fuzzy re-scoring only on the closest phrasings of the shortlisted entries.
         lo, hi = self.entry_starts_[top], self.entry_ends_[top]
-        pool = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+        pool = spans(lo, hi - lo)
         slot = np.repeat(np.arange(k), hi - lo)  # each pooled phrasing's place in `top`
         if skip is not None:
             keep = pool != skip
@@ -340,13 +339,11 @@ class FaqIndex(BaseEstimator):
         term indices and their weights)."""
         starts, ends = self.sentence_starts_[entries], self.sentence_ends_[entries]
         counts = ends - starts  # every entry has at least one (maybe empty) sentence
-        sentences = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(
-            int(counts.sum()))
+        sentences = spans(starts, counts)
         matrix = self.sentence_rows_
         lo, hi = matrix.indptr[sentences], matrix.indptr[sentences + 1]
         lengths = hi - lo
-        positions = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(
-            int(lengths.sum()))
+        positions = spans(lo, lengths)
         terms = matrix.indices[positions]
         found = np.minimum(np.searchsorted(idx, terms), max(len(idx) - 1, 0))
         hit = idx[found] == terms if len(idx) else np.zeros(len(terms), dtype=bool)

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+from scipy.special import softmax
 
 from bot.engine.index import FEATURES
 from bot.knowledge.model import Knowledge
@@ -63,8 +64,10 @@ class ModelParams:
         """P(candidate is the right entry) for each row of features: P(right | in scope)
         times P(in scope)."""
         z = linear(features, self.mean, self.scale, self.coef, self.intercept)
+        if not len(z):
+            return z
         p = softmax(z) if self.entry_softmax else 1.0 / (1.0 + np.exp(-z))
-        if self.scope_coef and len(p):
+        if self.scope_coef:
             best = features[int(np.argmax(p))]
             p = p * logistic(best, self.scope_mean, self.scope_scale, self.scope_coef,
                               self.scope_intercept)
@@ -106,14 +109,6 @@ def linear(x: np.ndarray, mean, scale, coef, intercept) -> np.ndarray:
 def logistic(x: np.ndarray, mean, scale, coef, intercept) -> np.ndarray:
     """A logistic regression over standardised features."""
     return 1.0 / (1.0 + np.exp(-linear(x, mean, scale, coef, intercept)))
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Shares of one query's candidates that sum to 1 (empty stays empty)."""
-    if not len(z):
-        return z
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 def knowledge_hash(knowledge: Knowledge) -> str:

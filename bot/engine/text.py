@@ -87,7 +87,6 @@ CHAT_SHORTHAND = {
 }
 
 _STEMMER = snowballstemmer.stemmer("english")
-SMALL_VOCABULARY = 10**9
 
 
 def _deletions(word: str) -> list[str]:
@@ -134,13 +133,11 @@ class Normalizer:
             if len(w) >= self.spelling_min_length - 1 and w.isalpha():
                 for key in {w, *_deletions(w)}:
                     self.deletes_.setdefault(key, []).append(w)
-        # Two-edit corrections of long words scan words of similar length: only affordable
-        # for small vocabularies.
+        # Two-edit corrections of long words scan the known words of similar length.
         self.by_length_: dict[int, list[str]] = {}
-        if len(vocabulary) <= SMALL_VOCABULARY:
-            for w in sorted(vocabulary):
-                if w.isalpha():
-                    self.by_length_.setdefault(len(w), []).append(w)
+        for w in sorted(vocabulary):
+            if w.isalpha():
+                self.by_length_.setdefault(len(w), []).append(w)
         self._corrections: dict[str, str] = {}
         self._stems: dict[str, str] = {}
         return self

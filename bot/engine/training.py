@@ -194,10 +194,14 @@ def _reach(cal: CalibrationSet) -> np.ndarray:
     return np.minimum(cal.top.sum(axis=1), 1.0)  # as bot.engine.decide.reach
 
 
+def _answered(cal: CalibrationSet, answer: float, margin: float) -> np.ndarray:
+    best, second = cal.top[:, 0], cal.top[:, 1]  # as bot.engine.decide.decide
+    return (best >= answer) & (best - second >= margin * best)
+
+
 def outcomes(cal: CalibrationSet, th: Thresholds) -> dict[str, float]:
     """Rates for one set of thresholds (the decision rule of bot.engine.decide)."""
-    best, second = cal.top[:, 0], cal.top[:, 1]
-    answer = (best >= th.answer) & (best - second >= th.margin * best)
+    answer = _answered(cal, th.answer, th.margin)
     clarify = ~answer & (_reach(cal) >= th.clarify)
     ins, oos = cal.in_scope, ~cal.in_scope
     n_in, n_oos = max(ins.sum(), 1), max(oos.sum(), 1)
@@ -236,12 +240,10 @@ def choose_thresholds(cal: CalibrationSet, *, oos_answer_rate: float = OOS_ANSWE
         if value > best_value + 1e-9:
             best_margin, best_value = margin, value
     if learn:
-        best, second = cal.top[:, 0], cal.top[:, 1]
-        answered = (best >= answer) & (best - second >= best_margin * best)
         # The rate counts questions that get an answer or a "did you mean", either way.
-        reached = np.where(answered, 1.0, _reach(cal))
+        reached = np.where(_answered(cal, answer, best_margin), 1.0, _reach(cal))
         clarify = float(np.quantile(reached[oos], 1 - oos_reach_rate))
-        suggest = float(np.quantile(best[oos], 1 - oos_suggest_rate))
+        suggest = float(np.quantile(cal.top[oos, 0], 1 - oos_suggest_rate))
     else:
         clarify, suggest = 0.6, 0.35
     return Thresholds(answer=round(answer, 3), margin=best_margin,
@@ -305,7 +307,7 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     # the best candidate of in-scope against out-of-scope questions). With no out-of-scope
     # questions there is no scope part, and the entry part must judge each candidate alone.
     in_scope = np.asarray(gold) >= 0
-    use_softmax = bool(use_scope and (~in_scope).sum() >= 20)
+    use_softmax = use_scope
     bounds = np.cumsum([0] + [len(c.entries) for c in candidates])
 
     def fit_entry(rows: np.ndarray) -> Linear:
@@ -329,11 +331,11 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     if (~in_scope).any():  # out-of-scope questions were never trained on
         out_queries = np.flatnonzero(~in_scope)
         entry_oof[np.isin(groups, out_queries)] = apply_entry(entry_part, out_queries)
-    best_rows = np.array([bounds[q] + int(np.argmax(entry_oof[bounds[q]:bounds[q + 1]]))
-                          for q in range(len(candidates))])
     scope_part = None
     scope_oof = np.ones(len(candidates))
     if (~in_scope).sum() >= 20:
+        best_rows = [bounds[q] + int(np.argmax(entry_oof[bounds[q]:bounds[q + 1]]))
+                     for q in range(len(candidates))]
         Xq = X[best_rows]
         scope_oof = np.zeros(len(candidates))
         for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(Xq, in_scope):

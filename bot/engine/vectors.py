@@ -76,6 +76,12 @@ class FastTfidf:
             shape=(len(rows), len(self.idf)), dtype=np.float32)
 
 
+def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions start, start + 1, ... of each (start, length) span, one after another."""
+    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+        int(lengths.sum()))
+
+
 # Above this many posting-list entries, scipy's compiled product beats numpy's gather.
 _NUMPY_POSTINGS = 60_000
 
@@ -122,7 +128,7 @@ class TermDocuments:
             return None
         if not total:
             return frequent if frequent is not None else np.zeros(self.n_documents)
-        positions = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        positions = spans(lo, lengths)
         scores = np.bincount(self.matrix_t.indices[positions],
                              weights=self.matrix_t.data[positions] * np.repeat(weights, lengths),
                              minlength=self.n_documents)
