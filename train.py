@@ -18,8 +18,7 @@ from pathlib import Path
 from bot import paths
 from bot.cli import run_check
 from bot.conversation import Conversation
-from bot.conversation.safety import is_crisis, is_personal_decision
-from bot.conversation.smalltalk import small_talk_kind
+from bot.conversation.conversation import route_before_retrieval
 from bot.engine.training import calibrate
 from bot.evaluate import EvalFileError, evaluate_dataset, evaluate_file
 from bot.knowledge import errors_in
@@ -43,10 +42,6 @@ class Progress:
                   flush=True)
 
 
-def routed_before_retrieval(text: str) -> bool:
-    return is_crisis(text) or is_personal_decision(text) or small_talk_kind(text) is not None
-
-
 def train(knowledge_path: Path, negatives_path: Path, model_path: Path) -> int:
     knowledge, problems = run_check(knowledge_path)
     for problem in problems:
@@ -61,7 +56,7 @@ def train(knowledge_path: Path, negatives_path: Path, model_path: Path) -> int:
         return 1
     # Questions the conversation layer routes before retrieval (personal medical decisions,
     # crisis, small talk) never reach the thresholds, so they do not calibrate them.
-    reaching = [q for q in negatives if not routed_before_retrieval(q)]
+    reaching = [q for q in negatives if route_before_retrieval(q) is None]
     print(f"training on {knowledge_path.name}: {len(knowledge)} entries, "
           f"{len(reaching)} out-of-scope questions ({len(negatives) - len(reaching)} more are "
           "handled before retrieval)")

@@ -35,6 +35,14 @@ def scrub(text: str) -> str:
     return _PHONE.sub("[phone]", text)
 
 
+READ_BACKUPS = 9  # read_log takes up to this many rotated files, whatever a writer kept
+
+
+def _rotated(path: Path, n: int) -> Path:
+    """The n-th rotated file of a log (0: the log itself)."""
+    return path.with_name(f"{path.name}.{n}") if n else path
+
+
 class QueryLog:
     """Append-only JSONL with rotation: `path`, then `path.1` … `path.<backups>`."""
 
@@ -91,16 +99,15 @@ class QueryLog:
         if size + incoming <= self.max_bytes:
             return
         for n in range(self.backups, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{n}")
-            newer = self.path.with_name(f"{self.path.name}.{n - 1}") if n > 1 else self.path
+            newer = _rotated(self.path, n - 1)
             if newer.exists():
-                os.replace(newer, older)
+                os.replace(newer, _rotated(self.path, n))
 
 
 def read_log(path: str | Path) -> list[dict]:
     """Records of a log and its rotated files, oldest first (bad lines are skipped)."""
     path = Path(path)
-    files = [path.with_name(f"{path.name}.{n}") for n in range(9, 0, -1)] + [path]
+    files = [_rotated(path, n) for n in range(READ_BACKUPS, -1, -1)]
     records = []
     for file in files:
         if not file.exists():

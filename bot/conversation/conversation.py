@@ -28,6 +28,16 @@ PERSONAL = ("I can't advise on your own dose, your medicines, or whether a treat
 UNKNOWN = "Sorry, I don't have an answer to that in the {topic} FAQ."
 
 
+def route_before_retrieval(message: str) -> str | None:
+    """"crisis", "personal" or a small-talk kind for a message answered without retrieval,
+    in this order of precedence; None for one that goes on (to follow-ups and retrieval)."""
+    if safety.is_crisis(message):
+        return "crisis"
+    if safety.is_personal_decision(message):
+        return "personal"
+    return smalltalk.small_talk_kind(message)
+
+
 class Conversation:
     """Routes each message and keeps a bounded session per key (user, or user+channel)."""
 
@@ -35,6 +45,9 @@ class Conversation:
                  idle_seconds: float = 1800.0, clock: Callable[[], float] = time.monotonic,
                  max_input_chars: int = MAX_QUERY_CHARS):
         self.engine = engine
+        # Related entries depend only on the engine; the Discord bot shows them under every
+        # answer, and each costs a full ranking of a question plus its answer.
+        self._related_cache: dict[tuple[str, int], tuple[Suggestion, ...]] = {}
         self.sessions = SessionStore(max_sessions=max_sessions, idle_seconds=idle_seconds,
                                      clock=clock)
         self.max_input_chars = max_input_chars
@@ -51,6 +64,7 @@ class Conversation:
     def swap_engine(self, engine: Engine) -> None:
         """Serve a new engine from the next message on (sessions are kept)."""
         self.engine = engine
+        self._related_cache = {}
 
     def examples(self, n: int = 4) -> list[str]:
         """Example questions from the knowledge (spread over it)."""
@@ -87,13 +101,13 @@ class Conversation:
     def _route(self, session: Session, message: str) -> Reply:
         if not words(clean(message)):
             return self._invalid()
-        if safety.is_crisis(message):
+        route = route_before_retrieval(message)
+        if route == "crisis":
             return self._crisis()
-        if safety.is_personal_decision(message):
+        if route == "personal":
             return self._personal()
-        kind = smalltalk.small_talk_kind(message)
-        if kind:
-            return self._small_talk(kind)
+        if route:
+            return self._small_talk(route)
         followed = self._follow_up(session, message)
         if followed is not None:
             return followed
@@ -215,14 +229,19 @@ class Conversation:
 
     def related(self, entry_id: str, n: int = 3) -> tuple[Suggestion, ...]:
         """Entries close to `entry_id` (shared tags first, then by matching its text)."""
+        cached = self._related_cache.get((entry_id, n))
+        if cached is not None:
+            return cached
         entry = self.knowledge.get(entry_id)
         if entry is None:
             return ()
-        ranked = self.engine.rank(f"{entry.question} {entry.answer}")
+        ranked = self.engine.rank(f"{entry.question} {entry.answer}", explain=0)
         others = [s.entry for s in ranked if s.entry.id != entry_id]
         tagged = [e for e in others if set(e.tags) & set(entry.tags)]
         ordered = list(dict.fromkeys(tagged[:2] + others))[:n]
-        return tuple(Suggestion(e.id, e.question, e.answer) for e in ordered)
+        found = tuple(Suggestion(e.id, e.question, e.answer) for e in ordered)
+        self._related_cache[(entry_id, n)] = found  # bounded by the number of entries
+        return found
 
     def _related(self, last: Reply) -> Reply:
         if not last.entry:
@@ -234,8 +253,7 @@ class Conversation:
                      suggestions=options, disclaimer=self._disclaimer(), confidence=1.0)
 
     def _why(self, last: Reply) -> Reply:
-        if last.status not in ("answer", "clarify", "unknown") or last.route not in (
-                "retrieval", "followup"):
+        if last.status not in ("answer", "clarify", "unknown"):
             return Reply("chitchat", "There is no matched answer to explain yet: ask a "
                          "question first.", route="why")
         parts = []

@@ -7,6 +7,7 @@ blocks on indexing; reloads build the new engine in a worker thread and swap it 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import discord
@@ -145,7 +146,7 @@ def create_bot(*, knowledge_path: str | Path | None = None, settings: Settings |
     """
     settings = settings or Settings()
     if knowledge_path is not None:
-        settings = Settings(**{**settings.__dict__, "knowledge_path": Path(knowledge_path)})
+        settings = replace(settings, knowledge_path=Path(knowledge_path))
     if engine is None:
         loaded = load_engine(settings.knowledge_path)
         for notice in loaded.notices:

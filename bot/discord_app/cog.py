@@ -22,6 +22,7 @@ from bot.discord_app.presenters import (
     Presented,
     browse_pages,
     clip,
+    no_mentions,
     present,
     present_about,
     present_notice,
@@ -145,7 +146,7 @@ class FaqCog(commands.Cog):
         """Up to 25 stored phrasings (each <= 100 characters) fuzzily close to `current`."""
         knowledge = self.knowledge
         if knowledge is not self._choices_for:  # rebuilt once per (re)loaded knowledge
-            phrasings = [p for e in knowledge.entries for p in (e.question, *e.alternates)]
+            phrasings = [p for e in knowledge.entries for p in e.phrasings]
             self._names = list(dict.fromkeys(clip(p, CHOICE_MAX) for p in phrasings))
             self._questions = [clip(e.question, CHOICE_MAX) for e in knowledge.entries]
             self._choices_for = knowledge
@@ -160,7 +161,7 @@ class FaqCog(commands.Cog):
     async def faq(self, interaction: discord.Interaction, tag: str | None = None) -> None:
         """Browse the stored questions, optionally by topic."""
         knowledge = self.knowledge
-        tags = sorted({t for e in knowledge.entries for t in e.tags})
+        tags = knowledge.tags
         if tag and tag not in tags:
             await send_private(interaction, f"No topic called “{clip(tag, 100)}”. Topics: "
                                + ", ".join(tags) + ".")
@@ -176,7 +177,7 @@ class FaqCog(commands.Cog):
     @faq.autocomplete("tag")
     async def faq_autocomplete(self, interaction: discord.Interaction, current: str
                                ) -> list[app_commands.Choice[str]]:
-        tags = sorted({t for e in self.knowledge.entries for t in e.tags})
+        tags = self.knowledge.tags
         wanted = current.casefold().strip()
         return [app_commands.Choice(name=t, value=t) for t in tags if wanted in t][:CHOICES]
 
@@ -196,7 +197,7 @@ class FaqCog(commands.Cog):
         text = f"Reloaded: {message}" if ok else f"Reload failed, still serving the old " \
             f"answers: {message}"
         await interaction.followup.send(clip(text, 2000), ephemeral=True,
-                                        allowed_mentions=discord.AllowedMentions.none())
+                                        allowed_mentions=no_mentions())
 
     async def may_reload(self, interaction: discord.Interaction) -> bool:
         permissions = interaction.permissions

@@ -134,7 +134,7 @@ def present_notice(text: str) -> Presented:
     return Presented(content=clip(text, CONTENT_MAX), ephemeral=True)
 
 
-def present_about(knowledge, crisis_lead: str = "") -> Presented:
+def present_about(knowledge) -> Presented:
     """/about: what the bot is, where its answers come from, the disclaimer, crisis lines."""
     embed = _embed(knowledge.description or f"Answers to common questions: {knowledge.title}.",
                    title=knowledge.title, colour=ANSWER_COLOUR)

@@ -12,20 +12,6 @@ from pathlib import Path
 
 from bot import paths
 
-# Environment variable -> what it sets (the README's Discord section lists the same names).
-ENV_NAMES = {
-    "FAQBOT_KNOWLEDGE": "knowledge file to serve",
-    "FAQBOT_COOLDOWN_RATE": "questions a user may ask per cooldown window",
-    "FAQBOT_COOLDOWN_SECONDS": "length of the cooldown window in seconds",
-    "FAQBOT_ANSWER_CHANNELS": "comma-separated channel ids answered without a mention",
-    "FAQBOT_QUERY_LOG": "JSONL file for unanswered queries and helpful yes/no votes",
-    "FAQBOT_WATCH_SECONDS": "how often to check the knowledge file for changes (0: never)",
-    "FAQBOT_VIEW_TIMEOUT": "seconds before buttons are disabled",
-    "FAQBOT_OWNER_IDS": "comma-separated user ids allowed to /reload anywhere",
-    "SHARD_COUNT": "total number of shards across all processes",
-    "SHARD_IDS": "comma-separated shard ids this process runs",
-}
-
 
 class SettingsError(ValueError):
     """A setting has a value the bot cannot use (the message names the variable)."""

@@ -41,6 +41,13 @@ class Knowledge:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
+        object.__setattr__(self, "_tags", tuple(sorted({t for e in self.entries
+                                                         for t in e.tags})))
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Every tag the entries use, sorted."""
+        return self._tags  # type: ignore[attr-defined]
 
     def get(self, entry_id: str) -> Entry | None:
         """The entry with this id, or None."""
