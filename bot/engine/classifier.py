@@ -32,14 +32,6 @@ def _single_row_product(word_terms, char_terms, weights: np.ndarray, n_word: int
     return word_val @ weights[word_idx] + char_val @ weights[n_word + char_idx]
 
 
-def _features(word: sp.csr_matrix, char: sp.csr_matrix) -> sp.csr_matrix:
-    return sp.hstack([word, char], format="csr")
-
-
-def _index_features(index: FaqIndex, normalized: Sequence[str]) -> sp.csr_matrix:
-    return _features(index.word_.transform(normalized), index.char_.transform(normalized))
-
-
 class EntryClassifier:
     """Logistic regression over entries."""
 
@@ -57,15 +49,16 @@ class EntryClassifier:
         # knowledge bases for speed, but they carry much of what separates entries here.
         self.char_ = TfidfVectorizer(analyzer="char_wb", ngram_range=index.char_ngrams,
                                      lowercase=False, sublinear_tf=True, dtype=np.float32)
-        self.fast_char_ = FastTfidf(self.char_.fit(texts))
+        char = self.char_.fit_transform(texts)
+        self.fast_char_ = FastTfidf(self.char_)
         # Trained on all phrasings of a small knowledge base, its n-grams are the index's own,
         # and a query's character vector is then computed once for both.
         self.same_char_as_index_ = (self.char_.vocabulary_ == index.char_.vocabulary_
                                     and np.array_equal(self.char_.idf_, index.char_.idf_))
         self.n_word_features_ = len(index.word_.vocabulary_)
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        self.model_.fit(sp.hstack([index.word_.transform(texts), self.char_.transform(texts)],
-                                  format="csr"), labels)
+        self.model_.fit(sp.hstack([index.phrasing_word_.documents(rows), char], format="csr"),
+                        labels)
         # Kept dense and transposed: one sparse query row times this is the whole prediction.
         self.coef_t_ = np.ascontiguousarray(self.model_.coef_.T)
         return self
@@ -103,10 +96,12 @@ class ScopeClassifier:
     def fit(self, index: FaqIndex, negatives: Sequence[str],
             rows: Sequence[int] | None = None) -> ScopeClassifier:
         rows = np.arange(len(index.phrasing_norm_)) if rows is None else np.asarray(rows)
-        positives = [index.phrasing_norm_[j] for j in rows]
         negative_norm = [index.normalizer_(q) for q in negatives]
-        X = _index_features(index, positives + negative_norm)
-        y = np.r_[np.ones(len(positives)), np.zeros(len(negative_norm))]
+        X = index.phrasing_vectors(rows)
+        if negative_norm:
+            X = sp.vstack([X, sp.hstack([index.word_.transform(negative_norm),
+                                         index.char_.transform(negative_norm)])], format="csr")
+        y = np.r_[np.ones(len(rows)), np.zeros(len(negative_norm))]
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter,
                                          class_weight="balanced")
         self.model_.fit(X, y)

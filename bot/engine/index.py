@@ -218,6 +218,12 @@ class FaqIndex(BaseEstimator):
             return scores
         return np.maximum.reduceat(scores, starts, axis=-1)
 
+    def phrasing_vectors(self, rows: np.ndarray) -> sp.csr_matrix:
+        """The stored phrasings numbered in `rows`, word and character features side by
+        side (what the classifiers train on; computed once, at fit)."""
+        return sp.hstack([self.phrasing_word_.documents(rows),
+                          self.phrasing_char_.documents(rows)], format="csr")
+
     def vectorize(self, queries: Sequence[str]) -> QueryVectors:
         """Normalise and vectorise queries once, for the index and the classifiers."""
         self._check_fitted()

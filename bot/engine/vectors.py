@@ -107,6 +107,10 @@ class TermDocuments:
         self.dense_row[frequent] = np.arange(len(frequent))
         self.dense = np.ascontiguousarray(self.matrix_t[frequent].toarray(), dtype=np.float32)
 
+    def documents(self, which: np.ndarray) -> sp.csr_matrix:
+        """The vectors of the documents numbered in `which` (as they were given)."""
+        return self.matrix_t.T.tocsr()[which]
+
     @property
     def n_documents(self) -> int:
         return self.matrix_t.shape[1]
