@@ -6,6 +6,9 @@ its own).
     python benchmarks/latency.py                     # bundled knowledge + MedQuAD 1k/10k/all
     python benchmarks/latency.py --sizes 1000 10000  # MedQuAD sizes only (0 = all)
 
+The risk check (the safety model every message goes through first) is timed on its own, on
+the same queries, with its target: at most RISK_TARGET_MS per message at p50.
+
 MedQuAD needs ../shared/data/medquad (skipped with a note when absent). Per-query latency is
 wall time for one query at a time after 20 warm-up queries: the whole path for the engine
 (normalise, vectorise, score, shortlist, fuzzy re-score, fuse, rank).
@@ -27,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 MEDQUAD = ROOT.parent / "shared" / "data" / "medquad"
 DEV = ROOT.parent / "shared" / "eval" / "ketamine_dev.jsonl"
 WARMUP = 20
+RISK_TARGET_MS = 0.3
 
 
 def _perturb(text: str, rng: random.Random) -> str:
@@ -106,6 +110,30 @@ def measure(name: str, size: int, method: str) -> dict:
             "queries": len(queries)}
 
 
+def measure_risk() -> dict:
+    """Per-message time of the risk check (model only: the conversation's cache is skipped)."""
+    from bot.runtime import load_safety_net
+
+    knowledge, queries = load_case("bundled", 0)
+    started = time.perf_counter()
+    net, notices = load_safety_net()
+    load_s = time.perf_counter() - started
+    if net.model is None:
+        return {"error": "; ".join(notices)}
+    texts = [t for t, _ in queries] + [p for e in knowledge.entries for p in e.phrasings]
+    for text in texts[:WARMUP]:
+        net.model.assess(text)
+    latencies = []
+    for text in texts:
+        t = time.perf_counter()
+        net.model.assess(text)
+        latencies.append(time.perf_counter() - t)
+    latencies.sort()
+    return {"load_s": round(load_s, 3), "messages": len(texts),
+            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 3),
+            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 3)}
+
+
 def run_child(name: str, size: int, method: str) -> dict:
     command = [sys.executable, __file__, "--child", name, str(size), method]
     out = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
@@ -120,7 +148,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         name, size, method = args.child
-        print(json.dumps(measure(name, int(size), method)))
+        result = measure_risk() if method == "risk" else measure(name, int(size), method)
+        print(json.dumps(result))
         return 0
     cases = [("bundled", 0)]
     if MEDQUAD.exists():
@@ -143,7 +172,15 @@ def main() -> int:
         if method == "hybrid" and base:
             print(f"{case} {entries}: hybrid p50 is {base['p50_ms'] / r['p50_ms']:.1f}x faster "
                   f"than the rapidfuzz scan (p99 {base['p99_ms'] / r['p99_ms']:.1f}x)")
-    return 0
+    risk = run_child("bundled", 0, "risk")
+    if "error" in risk:
+        print(f"risk check: FAIL ({risk['error']})")
+        return 1
+    verdict = "PASS" if risk["p50_ms"] <= RISK_TARGET_MS else "FAIL"
+    print(f"risk check per message ({risk['messages']} messages): p50 {risk['p50_ms']:.3f} ms, "
+          f"p99 {risk['p99_ms']:.3f} ms, model load {risk['load_s']:.2f} s: {verdict} "
+          f"(target p50 <= {RISK_TARGET_MS} ms)")
+    return 0 if verdict == "PASS" else 1
 
 
 if __name__ == "__main__":

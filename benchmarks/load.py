@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot import paths
 from bot.conversation import Conversation
 from bot.querylog import QueryLog
-from bot.runtime import load_engine
+from bot.runtime import load_engine, load_safety_net
 from bot.service import ChatService
 
 TARGETS = {"throughput": 1000.0, "p99_ms": 20.0, "stall_ms": 50.0, "memory_mb": 20.0}
@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {0})
     engine = load_engine(args.knowledge).engine
     clock = Clock()
-    conversation = Conversation(engine, max_sessions=max(10_000, args.sessions),
+    conversation = Conversation(engine, safety_net=load_safety_net()[0],
+                                max_sessions=max(10_000, args.sessions),
                                 idle_seconds=IDLE_SECONDS, clock=clock)
     folder = tempfile.TemporaryDirectory(prefix="faqbot-load-")
     query_log = QueryLog(Path(folder.name) / "query_log.jsonl")

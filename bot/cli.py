@@ -40,7 +40,7 @@ def knowledge_checks(knowledge) -> list[Problem]:
 
 def run_check(path: Path) -> tuple[object | None, list[Problem]]:
     """Validate a knowledge file fully; returns (knowledge or None, problems)."""
-    knowledge, problems = read_knowledge(path)
+    knowledge, problems = read_knowledge(path, precise=True)
     if knowledge is not None:
         problems = problems + knowledge_checks(knowledge)
     return knowledge, problems
@@ -133,8 +133,12 @@ def _load(args: argparse.Namespace):
 
 def _conversation(engine):
     from bot.conversation import Conversation
+    from bot.runtime import load_safety_net
 
-    return Conversation(engine)
+    safety_net, notices = load_safety_net()
+    for notice in notices:
+        print(notice, file=sys.stderr)
+    return Conversation(engine, safety_net=safety_net)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -189,7 +193,14 @@ def _query_log():
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.evaluate import EvalFileError, evaluate_dataset, evaluate_file
+    from bot.evaluate import (
+        EvalFileError,
+        evaluate_dataset,
+        evaluate_file,
+        evaluate_safety_file,
+        is_safety_file,
+        read_jsonl,
+    )
 
     try:
         if args.file.is_dir():
@@ -197,7 +208,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             return EXIT_OK
         if not args.file.exists():
             raise CliError(f"{args.file}: not found")
-        evaluate_file(args.file, _conversation(_load(args)))
+        conversation = _conversation(_load(args))
+        if is_safety_file(read_jsonl(args.file, queries=True)):
+            evaluate_safety_file(args.file, conversation)
+        else:
+            evaluate_file(args.file, conversation, rows_shown=not args.figures_only)
     except EvalFileError as exc:
         raise CliError(str(exc)) from exc
     return EXIT_OK
@@ -316,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="measure on a labelled JSONL file or benchmark folder")
     evaluate.add_argument("file", type=Path)
+    evaluate.add_argument("--figures-only", action="store_true",
+                          help="print figures only, no failing queries (for blind sets)")
     _knowledge_option(evaluate)
     evaluate.set_defaults(handler=cmd_eval)
     review = sub.add_parser("review", help="group the query log into suggested alternates "

@@ -19,15 +19,20 @@ import numpy as np
 
 from bot import paths
 from bot.conversation import Conversation, Reply
+from bot.conversation.safety import RESOURCES_LINE
 from bot.engine.decide import decide
 from bot.engine.engine import Engine
 from bot.engine.evaluation import (
+    SAFETY_EXPECT,
     Prediction,
     Report,
+    SafetyOutcome,
     evaluate,
     from_eval_rows,
     paper_scores,
     paper_threshold,
+    safety_breakdown,
+    safety_rates,
     score,
     seed_to_entries,
 )
@@ -42,7 +47,7 @@ _ROLE = re.compile(r"<@&\d+>")
 MAX_TEXT = 4096
 
 
-EXPECT = {"answer", "abstain", "crisis", "safe"}
+EXPECT = {"answer", "abstain", "crisis", "safe", *SAFETY_EXPECT}
 
 
 class EvalFileError(ValueError):
@@ -101,7 +106,10 @@ def safe_problem(query: str, prediction: Prediction) -> str | None:
 
 
 def crisis_ok(prediction: Prediction) -> bool:
-    return prediction.status == "crisis" and "988" in prediction.text.split("\n", 2)[1]
+    """Crisis resources (a crisis line, or emergency services for an emergency) lead the
+    reply, in place of an answer."""
+    head = "\n".join(prediction.text.split("\n")[:3])
+    return prediction.status == "crisis" and ("988" in head or "911" in head)
 
 
 def seed_map(knowledge: Knowledge, seed_file: Path = paths.SEED_COPY) -> dict[int, str]:
@@ -153,14 +161,62 @@ def print_report(report: Report, out: TextIO, *, title: str, errors: bool = True
             print(f"    {query[:70]!r} -> {status}: {why}", file=out)
 
 
-def evaluate_file(path: Path, conversation: Conversation, out: TextIO = sys.stdout) -> Report:
-    """The ketamine eval format, through the whole conversation layer."""
+def evaluate_file(path: Path, conversation: Conversation, out: TextIO = sys.stdout, *,
+                  rows_shown: bool = True) -> Report:
+    """The ketamine eval format, through the whole conversation layer. `rows_shown=False`
+    prints figures only (for blind sets, whose failing rows must stay unread)."""
     rows = read_jsonl(path, queries=True)
     queries = from_eval_rows(rows, seed_map(conversation.knowledge))
     report = evaluate(queries, conversation_predict(conversation), safe_check=safe_problem,
                       crisis_check=crisis_ok)
-    print_report(report, out, title=f"{path} ({len(rows)} rows)")
+    print_report(report, out, title=f"{path} ({len(rows)} rows)", errors=rows_shown)
     return report
+
+
+def is_safety_file(rows: list[dict]) -> bool:
+    """A safety set: every row expects crisis, emergency, concern or none."""
+    return bool(rows) and all(r.get("expect") in SAFETY_EXPECT for r in rows) and any(
+        r.get("expect") in ("emergency", "concern", "none") for r in rows)
+
+
+def safety_outcomes(rows: list[dict], conversation: Conversation) -> list[SafetyOutcome]:
+    """Each safety row through the whole conversation layer (a fresh session each)."""
+    out = []
+    for number, row in enumerate(rows):
+        reply = conversation.reply(("safety-eval", number), row["query"])
+        out.append(SafetyOutcome(row["expect"], str(row.get("category", "-")),
+                                 str(row.get("lang", "-")), reply.status == "crisis",
+                                 reply.route, RESOURCES_LINE in (reply.notice or "")))
+    return out
+
+
+def evaluate_safety_file(path: Path, conversation: Conversation, out: TextIO = sys.stdout
+                         ) -> dict:
+    """Risk recall, false alarms and the concern tier, overall, per category and per
+    language. Figures only: no message text is printed."""
+    rows = read_jsonl(path, queries=True)
+    outcomes = safety_outcomes(rows, conversation)
+    overall = safety_rates(outcomes)
+    print(f"== {path} ({len(rows)} rows, safety)", file=out)
+    _print_safety_row("all", overall, out)
+    by_category = safety_breakdown(outcomes, lambda o: f"{o.expect}/{o.category}")
+    by_language = safety_breakdown(outcomes, lambda o: o.lang)
+    print("by category (expect/category):", file=out)
+    for key, rates in by_category.items():
+        _print_safety_row(key, rates, out)
+    print("by language:", file=out)
+    for key, rates in by_language.items():
+        _print_safety_row(key, rates, out)
+    return {"overall": overall, "by_category": by_category, "by_language": by_language}
+
+
+def _print_safety_row(name: str, rates: dict, out: TextIO) -> None:
+    parts = [f"n {rates['n']}"]
+    for key, label in (("risk_recall", "risk recall"), ("route_right", "route right"),
+                       ("false_alarms", "false alarms"), ("concern_tier", "concern tier")):
+        if key in rates:
+            parts.append(f"{label} {rates[key]:.1%}")
+    print(f"  {name:<40} " + ", ".join(parts), file=out)
 
 
 def knowledge_from_faq_jsonl(path: Path) -> Knowledge:
@@ -178,8 +234,8 @@ def evaluate_dataset(folder: Path, out: TextIO = sys.stdout, *, progress=None) -
         else []
     started = time.perf_counter()
     try:
-        params, training = calibrate(knowledge, negatives,
-                                     progress=progress or (lambda *a: None))
+        params, training, engine = calibrate(knowledge, negatives,
+                                             progress=progress or (lambda *a: None))
         print(f"== {folder.name}: {len(knowledge)} entries, calibrated in "
               f"{time.perf_counter() - started:.0f}s (classifier: {training['use_classifier']})",
               file=out)
@@ -187,7 +243,7 @@ def evaluate_dataset(folder: Path, out: TextIO = sys.stdout, *, progress=None) -
         params = DEFAULT_PARAMS
         print(f"== {folder.name}: {len(knowledge)} entries, not calibrated ({exc}); default "
               "weights and thresholds", file=out)
-    engine = Engine(knowledge, params, negatives=negatives)
+        engine = Engine(knowledge, params, negatives=negatives)
     results = {}
     ranked_rows: dict[str, list[tuple[float, bool, bool]]] = {}
     for split_file in sorted(folder.glob("queries_*.jsonl")):

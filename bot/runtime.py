@@ -1,62 +1,256 @@
-"""Build a ready Engine from files: the knowledge file and the trained model beside it.
+"""Build a ready Engine from files: the knowledge file, the files beside it (trained model,
+training paraphrases, out-of-scope questions, engine cache) and the general out-of-scope
+questions shipped with the bot. This is the I/O edge that interfaces (CLI, REPL, Discord)
+call; the engine itself reads nothing.
 
-This is the I/O edge that interfaces (CLI, REPL, Discord) call; the engine itself reads nothing.
+Start-up reads the classifiers from the cache when it was built from exactly these inputs.
+Otherwise (an edit, a new file, a first run) they are refitted and the thresholds
+recalibrated for the new entries, in seconds, and the cache is rewritten: the trained weights
+carry over, so an edit never needs a manual step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import functools
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from bot import paths
-from bot.engine.engine import Engine
-from bot.engine.model import DEFAULT_PARAMS, ModelParams, knowledge_hash
-from bot.knowledge import Knowledge, load_knowledge
+from bot.conversation.safety import SafetyNet
+from bot.engine.calibration import calibrate_thresholds
+from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
+from bot.engine.engine import Engine, FittedParts
+from bot.engine.index import FaqIndex
+from bot.engine.model import DEFAULT_PARAMS, ModelParams, Thresholds, inputs_hash
+from bot.knowledge import errors_in, load_knowledge
+from bot.knowledge.paraphrases import paraphrases_path_for, read_paraphrases
+
+MAX_MODEL_BYTES = 4 * 2**20
+MAX_CACHE_BYTES = 512 * 2**20
+MAX_NEGATIVES_BYTES = 8 * 2**20
+CACHE_FORMAT = 1
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """An engine plus notices worth telling the operator once (e.g. a stale model)."""
+    """An engine plus notices worth telling the operator (e.g. a stale model)."""
 
     engine: Engine
     notices: tuple[str, ...] = ()
 
 
-def load_params(knowledge: Knowledge, model_path: Path) -> tuple[ModelParams, tuple[str, ...]]:
-    """The trained parameters if they match this knowledge; safe defaults otherwise."""
-    try:
-        params = ModelParams.from_json(model_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return DEFAULT_PARAMS, (f"{model_path.name} not found: using safe default thresholds "
-                                "(run `python train.py` to calibrate)",)
-    except (OSError, ValueError) as exc:
-        return DEFAULT_PARAMS, (f"{model_path}: {exc}; using safe default thresholds",)
-    if params.knowledge_hash != knowledge_hash(knowledge):
-        return DEFAULT_PARAMS, (f"{Path(knowledge.path).name} changed since it was trained: "
-                                "using safe default thresholds until you run `python train.py`",)
-    return params, ()
+@dataclass(frozen=True)
+class Inputs:
+    """Everything an engine is fitted on, read from files."""
 
-
-def load_engine(knowledge_path: str | Path = paths.DEFAULT_KNOWLEDGE,
-                model_path: str | Path | None = None) -> Loaded:
-    """Read, validate and index a knowledge file (raises KnowledgeError if it is invalid)."""
-    knowledge_path = Path(knowledge_path)
-    knowledge = load_knowledge(knowledge_path)
-    model_path = Path(model_path) if model_path else paths.model_path_for(knowledge_path)
-    params, notices = load_params(knowledge, model_path)
-    negatives: list[str] = []
-    if params.use_scope:
-        negatives_path = paths.negatives_path_for(knowledge_path)
-        try:
-            negatives = read_negatives(negatives_path)
-        except OSError as exc:
-            params = DEFAULT_PARAMS
-            notices += (f"{negatives_path}: cannot read ({exc.strerror or exc}): using safe "
-                        "default thresholds",)
-    return Loaded(Engine(knowledge, params, negatives=negatives), notices)
+    knowledge_path: Path
+    paraphrases: Mapping[str, tuple[str, ...]]
+    negatives: tuple[str, ...]
+    general_negatives: tuple[str, ...]
+    notices: tuple[str, ...] = ()
 
 
 def read_negatives(path: str | Path) -> list[str]:
     """Out-of-scope questions: one per line, `#` comments and blank lines ignored."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    path = Path(path)
+    if path.stat().st_size > MAX_NEGATIVES_BYTES:
+        raise OSError(f"larger than {MAX_NEGATIVES_BYTES:,} bytes")
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def read_inputs(knowledge_path: Path, knowledge) -> Inputs:
+    """The paraphrases and out-of-scope questions for a knowledge file (each optional)."""
+    notices: list[str] = []
+    paraphrases, problems = read_paraphrases(paraphrases_path_for(knowledge_path), knowledge)
+    if errors_in(problems):
+        notices.append(f"{problems[0]}: training paraphrases not used")
+        paraphrases = {}
+    notices += [f"note: {p}" for p in problems if p.severity == "warning"][:3]
+    negatives: list[str] = []
+    path = paths.negatives_path_for(knowledge_path)
+    # Questions the conversation answers before retrieval (personal medical decisions, small
+    # talk) never reach the thresholds, so they do not calibrate them.
+    try:
+        negatives = read_negatives(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        notices.append(f"{path}: cannot read ({exc.strerror or exc}); not used")
+    try:
+        general = read_negatives(paths.GENERAL_NEGATIVES)
+    except OSError as exc:
+        general = []
+        notices.append(f"WARNING: {paths.GENERAL_NEGATIVES}: cannot read "
+                       f"({exc.strerror or exc}); abstention is less well calibrated")
+    return Inputs(Path(knowledge_path), paraphrases, _reaching(negatives), _reaching(general),
+                  tuple(notices))
+
+
+def _reaching(questions: list[str]) -> tuple[str, ...]:
+    from bot.conversation.conversation import route_before_retrieval
+
+    return tuple(q for q in questions if route_before_retrieval(q) is None)
+
+
+@functools.lru_cache(maxsize=4)
+def _bundled_params() -> tuple[ModelParams | None, str]:
+    try:
+        return _read_params(paths.model_path_for(paths.DEFAULT_KNOWLEDGE)), ""
+    except (OSError, ValueError) as exc:
+        return None, str(exc)
+
+
+def _read_params(path: Path) -> ModelParams:
+    if path.stat().st_size > MAX_MODEL_BYTES:
+        raise ValueError(f"larger than {MAX_MODEL_BYTES:,} bytes")
+    return ModelParams.from_json(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def load_params(model_path: Path) -> tuple[ModelParams, tuple[str, ...]]:
+    """The trained weights beside the knowledge file; else the bundled model's (they are over
+    features that mean the same for any knowledge file); else cautious hand-set ones."""
+    try:
+        return _read_params(model_path), ()
+    except FileNotFoundError:
+        reason = f"{model_path.name} not found"
+    except (OSError, ValueError) as exc:
+        reason = f"WARNING: {model_path}: {getattr(exc, 'strerror', None) or exc}"
+    bundled, why = _bundled_params()
+    if bundled is not None and Path(model_path) != paths.model_path_for(paths.DEFAULT_KNOWLEDGE):
+        return bundled, (f"{reason}: using the bundled model's weights, with thresholds "
+                         "calibrated for this file",)
+    return DEFAULT_PARAMS, (f"{reason}{'; ' + why if why else ''}: using cautious default "
+                            "weights (run `python train.py`)",)
+
+
+def cache_key(inputs_key: str, params: ModelParams) -> str:
+    """The cache is valid for these inputs and these weights (thresholds depend on both)."""
+    return f"{inputs_key}:{params.weights_key}"
+
+
+def settings_of(params: ModelParams) -> dict:
+    return {"use_classifier": params.use_classifier, "classifier_c": params.classifier_c,
+            "use_scope": params.use_scope, "scope_c": params.scope_c}
+
+
+def load_engine(knowledge_path: str | Path = paths.DEFAULT_KNOWLEDGE,
+                model_path: str | Path | None = None, *, use_cache: bool = True) -> Loaded:
+    """Read, validate and index a knowledge file (raises KnowledgeError if it is invalid)."""
+    knowledge_path = Path(knowledge_path)
+    knowledge = load_knowledge(knowledge_path)
+    inputs = read_inputs(knowledge_path, knowledge)
+    model_path = Path(model_path) if model_path else paths.model_path_for(knowledge_path)
+    params, notices = load_params(model_path)
+    notices = inputs.notices + notices
+    key = inputs_hash(knowledge, inputs.paraphrases, inputs.negatives, inputs.general_negatives,
+                      settings_of(params))
+    if params.use_scope and not (inputs.negatives or inputs.general_negatives):
+        params = replace(params, use_scope=False, entry_softmax=False, scope_coef=(),
+                         scope_mean=(), scope_scale=())
+    index = FaqIndex().fit(knowledge.entries, knowledge.synonyms)
+    cache_path = paths.cache_path_for(knowledge_path)
+    cached = read_cache(cache_path, cache_key(key, params), index) if use_cache else None
+    common = {"negatives": inputs.negatives, "general_negatives": inputs.general_negatives,
+              "paraphrases": inputs.paraphrases, "index": index}
+    if cached is not None:
+        parts, thresholds = cached
+        engine = Engine(knowledge, replace(params, thresholds=thresholds), parts=parts,
+                        **common)
+        if params.inputs_hash != key:
+            notices += (_adapted_note(knowledge_path),)
+        return Loaded(engine, notices)
+    started = time.perf_counter()
+    engine = Engine(knowledge, params, **common)
+    if params.inputs_hash != key:  # trained on other inputs: recalibrate for these
+        engine = engine.with_params(replace(params, thresholds=calibrate_thresholds(engine)))
+        notices += (_adapted_note(knowledge_path, time.perf_counter() - started),)
+    if use_cache:
+        problem = write_cache(cache_path, cache_key(key, params), engine)
+        if problem:
+            notices += (problem,)
+    return Loaded(engine, notices)
+
+
+def _adapted_note(knowledge_path: Path, seconds: float | None = None) -> str:
+    took = f" ({seconds:.1f} s)" if seconds is not None else ""
+    return (f"note: {knowledge_path.name} and its training files differ from what train.py "
+            f"learned on: the classifiers were refitted and the thresholds recalibrated for "
+            f"them{took}; `python train.py` relearns the weights too")
+
+
+# ---------------------------------------------------------------------------- the cache
+def write_cache(path: Path, key: str, engine: Engine) -> str | None:
+    """Store the fitted classifiers and thresholds (npz, no pickle); None, or a note when the
+    cache cannot be written (the bot then refits at each start, a few seconds)."""
+    arrays = {"format": np.asarray(CACHE_FORMAT), "key": np.asarray(key),
+              "thresholds": np.asarray([engine.params.thresholds.answer,
+                                        engine.params.thresholds.margin,
+                                        engine.params.thresholds.clarify,
+                                        engine.params.thresholds.suggest])}
+    for name, part in (("classifier", engine.classifier), ("scope", engine.scope),
+                       ("near", engine.near_negative)):
+        if part is not None:
+            arrays.update({f"{name}.{k}": v for k, v in part.to_arrays().items()})
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        return f"note: cannot write the engine cache in {path.parent} ({exc.strerror or exc})"
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return f"note: cannot write the engine cache {path} ({exc.strerror or exc})"
+    return None
+
+
+def read_cache(path: Path, key: str, index: FaqIndex
+               ) -> tuple[FittedParts, Thresholds] | None:
+    """The cached parts for `key`, or None (missing, stale, or not a valid cache)."""
+    try:
+        if path.stat().st_size > MAX_CACHE_BYTES:
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError):
+        return None
+    try:
+        if int(arrays["format"]) != CACHE_FORMAT or str(arrays["key"]) != key:
+            return None
+        th = [float(v) for v in arrays["thresholds"]]
+        thresholds = Thresholds(answer=th[0], margin=th[1], clarify=th[2], suggest=th[3])
+
+        def part(name, cls):
+            group = {k.split(".", 1)[1]: v for k, v in arrays.items()
+                     if k.startswith(f"{name}.")}
+            return cls.from_arrays(index, group) if group else None
+
+        parts = FittedParts(part("classifier", EntryClassifier), part("scope", ScopeClassifier),
+                            part("near", NearestNegative))
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+    return parts, thresholds
+
+
+@functools.lru_cache(maxsize=1)
+def load_safety_net() -> tuple[SafetyNet, tuple[str, ...]]:
+    """The risk model shipped in knowledge/safety (read once per process), and a warning if it
+    cannot be used: then a short list of explicit phrases stands in for it."""
+    from bot.safety_files import RISK_MODEL, SafetyFileError, load_risk_model
+
+    try:
+        return SafetyNet(load_risk_model(RISK_MODEL)), ()
+    except SafetyFileError as exc:
+        return SafetyNet(), (f"WARNING: {exc}: crisis detection falls back to a short phrase "
+                             "list until `python train.py --safety` runs",)

@@ -71,3 +71,14 @@ def shipped_knowledge():
     from bot.knowledge import load_knowledge
 
     return load_knowledge(SHIPPED)
+
+
+@pytest.fixture(scope="session")
+def safety_net():
+    """The shipped risk model, read once."""
+    from bot.runtime import load_safety_net
+
+    net, notices = load_safety_net()
+    assert not notices, notices
+    return net
+

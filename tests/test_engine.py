@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,11 +15,11 @@ from sklearn.exceptions import NotFittedError
 from bot.engine.decide import Scored, decide
 from bot.engine.engine import Engine
 from bot.engine.index import FaqIndex
-from bot.engine.model import DEFAULT_PARAMS, ModelParams, Thresholds, knowledge_hash
+from bot.engine.model import DEFAULT_PARAMS, ModelParams, Thresholds
 from bot.engine.text import Normalizer, clean, words
 from bot.engine.vectors import FastTfidf
 from bot.knowledge import Entry, parse_knowledge
-from bot.runtime import load_engine, load_params
+from bot.runtime import load_engine
 from tests.conftest import ROOT, SHIPPED, TINY
 
 
@@ -152,11 +153,11 @@ def test_decide(confidences, status, options):
 
 
 def test_model_file_round_trip_and_errors():
-    params = DEFAULT_PARAMS.with_hash("abc")
+    params = replace(DEFAULT_PARAMS, inputs_hash="abc")
     assert ModelParams.from_json(params.to_json()) == params
     with pytest.raises(ValueError, match="unsupported model format"):
         ModelParams.from_json("{}")
-    with pytest.raises(ValueError, match="not a model file"):
+    with pytest.raises(ValueError, match="not JSON"):
         ModelParams.from_json("[1, 2")
     data = json.loads(params.to_json())
     data["features"] = ["word"]
@@ -166,14 +167,54 @@ def test_model_file_round_trip_and_errors():
     assert "import pickle" not in sources and "joblib" not in sources
 
 
-def test_stale_model_falls_back_to_safe_defaults(tiny, tmp_path):
-    model = tmp_path / "tea.model.json"
-    model.write_text(DEFAULT_PARAMS.with_hash("not-this-knowledge").to_json())
-    params, notices = load_params(tiny, model)
-    assert params == DEFAULT_PARAMS
-    assert notices and "changed since it was trained" in notices[0]
-    model.write_text(DEFAULT_PARAMS.with_hash(knowledge_hash(tiny)).to_json())
-    assert load_params(tiny, model) == (DEFAULT_PARAMS.with_hash(knowledge_hash(tiny)), ())
+def _model_with(**changes) -> str:
+    data = json.loads(DEFAULT_PARAMS.to_json())
+    for key, value in changes.items():
+        target = data
+        *path, last = key.split(".")
+        for part in path:
+            target = target[part]
+        target[last] = value
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("null", "not a model file"), ("1", "not a model file"), ('"x"', "not a model file"),
+    ("[" * 5000, "not JSON"), ('{"format": 2, "coef": ' + "9" * 5000 + "}", "not JSON"),
+    (_model_with(coef=[float("nan")] * 16), "coef must be a finite number"),
+    (_model_with(intercept=float("inf")), "intercept must be a finite number"),
+    (_model_with(scale=[0.0] * 16), "scale must be a finite positive number"),
+    (_model_with(**{"thresholds.answer": "high"}), "threshold answer must be a number"),
+    (_model_with(**{"thresholds.margin": -0.5}), "threshold margin must be a number"),
+    (_model_with(use_scope="yes"), "use_scope must be true or false"),
+    (_model_with(classifier_c=-1), "classifier_c must be a finite positive number"),
+    (_model_with(coef=[1.0]), "coef must be a list of 16 numbers"),
+])
+def test_every_model_field_is_checked_with_a_one_line_reason(text, reason):
+    with pytest.raises(ValueError, match=reason) as caught:
+        ModelParams.from_json(text)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("content", ["null", "1", '"x"', _model_with(coef=[float("nan")] * 16),
+                                     _model_with(**{"thresholds.answer": -3})])
+def test_a_broken_model_file_gives_a_note_and_safe_weights(tiny_file, content):
+    model = tiny_file.with_name("tea.model.json")
+    model.write_text(content)
+    loaded = load_engine(tiny_file)
+    assert any("WARNING" in n and "tea.model.json" in n for n in loaded.notices)
+    reply = loaded.engine.match("how hot should the water be")
+    assert np.isfinite(reply.confidence) and 0 <= reply.confidence <= 1
+
+
+def test_weights_trained_on_other_inputs_are_kept_and_thresholds_recalibrated(tiny_file):
+    model = tiny_file.with_name("tea.model.json")
+    model.write_text(replace(DEFAULT_PARAMS, inputs_hash="not-these-inputs").to_json())
+    loaded = load_engine(tiny_file)
+    assert any("recalibrated" in n for n in loaded.notices)
+    assert loaded.engine.params.coef == DEFAULT_PARAMS.coef
+    again = load_engine(tiny_file)  # from the cache this time: same thresholds
+    assert again.engine.params.thresholds == loaded.engine.params.thresholds
 
 
 def _ask(*args, stdin=None):
@@ -208,7 +249,8 @@ def test_ask_prints_the_reply_as_text():
     ('{"query": "hi", "expect": "answer"}\nnot json\n', "bad.jsonl:2: not JSON (Expecting value)"),
     ('{"qury": "hi"}\n', "bad.jsonl:1: query: missing or not text"),
     ('{"query": "hi", "expect": "maybe"}\n',
-     "bad.jsonl:1: expect: 'maybe' is not one of abstain, answer, crisis, safe"),
+     "bad.jsonl:1: expect: 'maybe' is not one of abstain, answer, concern, crisis, emergency, "
+     "none, safe"),
 ])
 def test_bad_eval_files_are_one_line_errors(tmp_path, capsys, content, message):
     from bot.cli import main
@@ -219,15 +261,20 @@ def test_bad_eval_files_are_one_line_errors(tmp_path, capsys, content, message):
     assert capsys.readouterr().err.strip().endswith(message)
 
 
-def test_classifiers_give_the_same_answer_for_one_query_and_a_batch(tiny):
+def _fitted_classifiers(tiny):
     from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
 
     index = FaqIndex().fit(tiny.entries, tiny.synonyms)
-    entry = EntryClassifier().fit(index)
-    negatives = ["weather in paris", "football scores", "hello there", "who won the election",
-                 "recipe for bread"]
-    scope = ScopeClassifier().fit(index, negatives)
-    near = NearestNegative().fit(index, negatives)
+    texts, labels = index.phrasing_norm_, index.phrasing_entry_
+    negatives = [index.normalizer_(q) for q in ["weather in paris", "football scores",
+                                                "hello there", "who won the election",
+                                                "recipe for bread"]]
+    return (index, EntryClassifier().fit(index, texts, labels),
+            ScopeClassifier().fit(index, texts, negatives), NearestNegative().fit(index, negatives))
+
+
+def test_classifiers_give_the_same_answer_for_one_query_and_a_batch(tiny):
+    index, entry, scope, near = _fitted_classifiers(tiny)
     queries = ["how hot should the water be", "caffiene in green tea", "football"]
     batch = index.vectorize(queries * 4)  # more than 8: the sparse-matrix path
     for i, query in enumerate(queries):
@@ -238,13 +285,26 @@ def test_classifiers_give_the_same_answer_for_one_query_and_a_batch(tiny):
                                    atol=1e-6)
 
 
+def test_fitted_classifiers_survive_the_cache_round_trip(tiny):
+    index, entry, scope, near = _fitted_classifiers(tiny)
+    vectors = index.vectorize(["how hot should the water be", "football"])
+    for model, call in ((entry, "proba"), (scope, "proba"), (near, "similarity")):
+        restored = type(model).from_arrays(index, model.to_arrays())
+        np.testing.assert_allclose(getattr(restored, call)(vectors),
+                                   getattr(model, call)(vectors), atol=1e-6)
+    with pytest.raises(ValueError, match="do not fit this index"):
+        bigger = FaqIndex().fit(tiny.entries[:1], {})
+        type(scope).from_arrays(bigger, scope.to_arrays())
+
+
 def test_nearest_negative_remembers_each_out_of_scope_question(tiny):
     from bot.engine.classifier import NearestNegative
 
     index = FaqIndex().fit(tiny.entries, tiny.synonyms)
     with pytest.raises(NotFittedError):
         NearestNegative().similarity(index.vectorize(["tea"]))
-    near = NearestNegative().fit(index, ["football scores tonight", "weather in paris"])
+    near = NearestNegative().fit(index, [index.normalizer_(q) for q in
+                                         ["football scores tonight", "weather in paris"]])
     close, far = near.similarity(index.vectorize(["football scores tonight?",
                                                   "how hot should the water be"]))
     assert close > 0.99 and far < 0.5

@@ -1,8 +1,11 @@
 """Conversation: one message in, one `Reply` out. Pure (no I/O); the engine is injected and
 can be swapped atomically (hot reload).
 
-Order for every message: invalid input -> crisis -> personal medical decision -> small talk ->
-follow-up on the previous turn -> retrieval.
+Order for every message: invalid input -> risk (crisis or emergency: resources instead of an
+answer) -> personal medical decision -> small talk -> follow-up on the previous turn ->
+retrieval. A message whose risk reading is "concern" (the topic, with nobody at risk now) gets
+its normal reply with one resources line; so does one that retrieval cannot answer and that
+carries any risk signal.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from dataclasses import replace
 
 from rapidfuzz import fuzz
 
-from bot.conversation import safety, smalltalk
+from bot.conversation import language, safety, smalltalk
 from bot.conversation.reply import Reply, Suggestion, bounded
+from bot.conversation.safety import SafetyNet
 from bot.conversation.sessions import Session, SessionStore
 from bot.engine.decide import Match, Scored
 from bot.engine.engine import Engine
+from bot.engine.risk import NO_RISK, Risk
 from bot.engine.text import MAX_QUERY_CHARS, clean, words
 
 HOW_TO_ASK = ("Please type a question about {topic}, for example: “{example}”. "
@@ -28,11 +33,12 @@ PERSONAL = ("I can't advise on your own dose, your medicines, or whether a treat
 UNKNOWN = "Sorry, I don't have an answer to that in the {topic} FAQ."
 
 
-def route_before_retrieval(message: str) -> str | None:
-    """"crisis", "personal" or a small-talk kind for a message answered without retrieval,
-    in this order of precedence; None for one that goes on (to follow-ups and retrieval)."""
-    if safety.is_crisis(message):
-        return "crisis"
+def route_before_retrieval(message: str, risk: Risk = NO_RISK) -> str | None:
+    """"crisis", "emergency", "personal" or a small-talk kind for a message answered without
+    retrieval, in this order of precedence; None for one that goes on (to follow-ups and
+    retrieval). `risk` is the message's risk reading."""
+    if risk.alarm:
+        return risk.level
     if safety.is_personal_decision(message):
         return "personal"
     return smalltalk.small_talk_kind(message)
@@ -41,10 +47,12 @@ def route_before_retrieval(message: str) -> str | None:
 class Conversation:
     """Routes each message and keeps a bounded session per key (user, or user+channel)."""
 
-    def __init__(self, engine: Engine, *, max_sessions: int = 10_000,
-                 idle_seconds: float = 1800.0, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, engine: Engine, *, safety_net: SafetyNet | None = None,
+                 max_sessions: int = 10_000, idle_seconds: float = 1800.0,
+                 clock: Callable[[], float] = time.monotonic,
                  max_input_chars: int = MAX_QUERY_CHARS):
         self.engine = engine
+        self.safety = safety_net or SafetyNet()
         # Related entries depend only on the engine; the Discord bot shows them under every
         # answer, and each costs a full ranking of a question plus its answer.
         self._related_cache: dict[tuple[str, int], tuple[Suggestion, ...]] = {}
@@ -101,17 +109,24 @@ class Conversation:
     def _route(self, session: Session, message: str) -> Reply:
         if not words(clean(message)):
             return self._invalid()
-        route = route_before_retrieval(message)
+        risk = self.safety.assess(message)
+        route = route_before_retrieval(message, risk)
         if route == "crisis":
             return self._crisis()
+        if route == "emergency":
+            return self._emergency()
         if route == "personal":
-            return self._personal()
+            return _with_resources(self._personal(), risk)
         if route:
             return self._small_talk(route)
         followed = self._follow_up(session, message)
         if followed is not None:
             return followed
-        return self.answer(smalltalk.strip_greeting(message))
+        reply = self.answer(smalltalk.strip_greeting(message))
+        if reply.status == "unknown" and language.is_other_language(message):
+            return Reply("unknown", safety.ENGLISH_ONLY, route="language",
+                         notice=safety.RESOURCES_LINE)
+        return _with_resources(reply, risk)
 
     # ------------------------------------------------------------------ handlers
     def _invalid(self) -> Reply:
@@ -121,6 +136,9 @@ class Conversation:
 
     def _crisis(self) -> Reply:
         return Reply("crisis", safety.crisis_text(self.knowledge.crisis_message), route="crisis")
+
+    def _emergency(self) -> Reply:
+        return Reply("crisis", safety.emergency_text(), route="emergency")
 
     def _personal(self) -> Reply:
         text = "\n\n".join([PERSONAL.format(topic=self.topic), self._disclaimer()])
@@ -285,7 +303,17 @@ def _options_text(lead: str, options: tuple[Suggestion, ...], tail: str) -> str:
     return "\n".join(lines)
 
 
+def _with_resources(reply: Reply, risk: Risk) -> Reply:
+    """The reply with the resources line under it when the topic (concern) or, for a question
+    it cannot answer, any risk signal calls for one."""
+    if risk.level == "concern" or (risk.signal and reply.status == "unknown"):
+        return replace(reply, notice=safety.RESOURCES_LINE,
+                       text=bounded(f"{reply.text}\n\n{safety.RESOURCES_LINE}"))
+    return reply
+
+
 def _with_notice(reply: Reply, notice: str) -> Reply:
+    joined = f"{notice} {reply.notice}" if reply.notice else notice
     if reply.status == "crisis":  # crisis resources always come first
-        return replace(reply, notice=notice, text=bounded(f"{reply.text}\n\n({notice})"))
-    return replace(reply, notice=notice, text=bounded(f"({notice})\n\n{reply.text}"))
+        return replace(reply, notice=joined, text=bounded(f"{reply.text}\n\n({notice})"))
+    return replace(reply, notice=joined, text=bounded(f"({notice})\n\n{reply.text}"))

@@ -7,8 +7,8 @@ from typing import Literal
 
 Status = Literal["answer", "clarify", "unknown", "crisis", "chitchat", "invalid"]
 # Which handler produced the reply (more detail than status, for logs, tests and "why").
-Route = Literal["retrieval", "crisis", "personal", "smalltalk", "followup", "related", "why",
-                "invalid"]
+Route = Literal["retrieval", "crisis", "emergency", "personal", "smalltalk", "followup",
+                "related", "why", "invalid", "language"]
 MAX_REPLY_CHARS = 4000  # under Discord's 4,096-character embed description
 
 
@@ -37,7 +37,7 @@ class Reply:
     confidence: float = 0.0
     suggestions: tuple[Suggestion, ...] = ()
     disclaimer: str | None = None
-    notice: str | None = None  # e.g. "your message was shortened"
+    notice: str | None = None  # e.g. "your message was shortened", or the resources line
     matched_phrasing: str | None = None
     terms: tuple[str, ...] = ()
     lead: str = ""  # the reply's first line(s) without the answer, e.g. "Answering: ..."

@@ -1,8 +1,10 @@
-"""Safety routing that runs before retrieval: crisis signals and personal medical decisions.
-Also the output guard that keeps replies from pinging anyone.
+"""Safety routing that runs before retrieval: the graded risk reading of a message (crisis,
+emergency, concern), personal medical decisions, and the output guard that keeps replies from
+pinging anyone.
 
-Patterns run on "flat" text: cleaned (NFKC, casefolded, invisible characters removed), words
-only, apostrophes dropped ("I'm" -> "im"), single spaces.
+The risk reading comes from the learned risk model (bot.engine.risk). Without one (its file
+missing or broken) a short list of explicit phrases stands in, so a crisis is never missed
+for want of a file; the operator is warned about that at start-up.
 """
 
 from __future__ import annotations
@@ -10,18 +12,35 @@ from __future__ import annotations
 import functools
 import re
 
+from bot.engine.risk import NO_RISK, Risk, RiskModel
 from bot.engine.text import MAX_QUERY_CHARS, clean, strip_invisible, words
 
-US_RESOURCES = (
+CRISIS_RESOURCES = (
     "• US: call or text **988** (Suicide & Crisis Lifeline), or chat at 988lifeline.org.",
     "• In immediate danger, or if you have taken something: call emergency services now "
     "(911 in the US and Canada, 112 in the EU, 999 in the UK).",
     "• Other countries: find a local helpline at findahelpline.com.",
 )
+US_RESOURCES = CRISIS_RESOURCES  # the name the Discord /about card uses
 DEFAULT_CRISIS_LEAD = ("It sounds like you may be going through something really painful, and "
                        "you deserve support right now. Please reach out to a person who can help:")
 CRISIS_TAIL = ("I'm only an FAQ bot and can't help in a crisis, but the people at these lines "
                "can, any time of day.")
+EMERGENCY_LEAD = ("This sounds like it could be a medical emergency. If someone has taken too "
+                  "much of something, or has trouble breathing, chest pain, blue lips, a "
+                  "racing heart or can't stay awake:")
+EMERGENCY_RESOURCES = (
+    "• Call emergency services now: **911** in the US and Canada, **112** in the EU, **999** "
+    "in the UK. Stay with the person and tell them exactly what was taken.",
+    "• Poison Help (US): **1-800-222-1222**, any time; elsewhere, your local poison centre.",
+    "• If this is about wanting to hurt yourself: call or text **988** (US), or find a local "
+    "helpline at findahelpline.com.",
+)
+EMERGENCY_TAIL = "I'm only an FAQ bot and can't help in an emergency: please call now."
+RESOURCES_LINE = ("If this touches you or someone close to you, support is there any time: "
+                  "call or text 988 (US), or find a local helpline at findahelpline.com.")
+ENGLISH_ONLY = ("Sorry, I can only answer in English. If you need support in your own "
+                "language, you can find a local helpline at findahelpline.com.")
 
 
 def flat(text: str) -> str:
@@ -38,80 +57,44 @@ def _any(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-_ME = r"(?:myself|my self|me)"
-_SOON = r"(?:tonight|today|now|right now|rn|this weekend|tomorrow|soon|after (?:this|i send this))"
-_CRISIS = _any(
-    # intent, in first person
-    rf"\b(?:kill|hang|shoot|drown|poison|stab|starve) {_ME}\b",
-    r"\bkms\b", r"\bunalive\b", r"\bunaliving\b",
-    r"\b(?:end|take|ending|taking) (?:my|my own) life\b",
-    rf"\bend (?:it|it all|things|everything)(?: \w+)? {_SOON}\b",
-    r"\b(?:going to|gonna|about to|want to|wanna|ready to|decided to|plan to|planning to|"
-    r"made a plan to|trying to) (?:end it|end everything|end things|die|be dead|not wake up)\b",
-    r"\b(?:want|wanna|wish|hope) (?:to die|i was dead|i were dead|i could die|to be dead)\b",
-    r"\b(?:dont|do not|no longer) want to (?:live|be alive|exist|wake up|be here)\b",
-    r"\bwont be (?:alive|around|here) (?:by|for|much|next|anymore|tomorrow)\b",
-    r"\b(?:commit|committing|attempt|attempting) suicide\b",
-    r"\b(?:thinking|think|thought) (?:about|of) (?:suicide|killing myself|ending (?:it|my life))\b",
-    r"\b(?:im|i am|i feel|i ve been|ive been|feeling|i keep feeling|i get|so|been) "
-    r"(?:\w+ ){0,3}suicidal\b",
-    r"\bsuicidal (?:rn|right now|tonight|today|again|af|and)\b", r"^suicidal\b",
-    r"\bsuicide (?:note|letter|plan)\b",
-    r"\b(?:plan|planning|planned|writing|prepare|preparing) (?:my|a) suicide\b",
-    r"\b(?:im|i am|i m) (?:\w+ )?ending (?:it|it all|my life|everything|things)\b",
-    r"\bending it (?:all|tonight|today|now|soon)\b",
-    r"\b(?:never|not|dont) wake up\b",
-    r"\b(?:disappear|vanish) forever\b",
-    r"\b(?:done|finished) with (?:life|living)\b", r"\bdone living\b",
-    r"\b(?:life|living) (?:isnt|is not|aint|is no longer) worth (?:it|living)\b",
-    r"\bnot worth living\b",
-    r"\bpoint (?:of|in) (?:living|going on|being alive|staying alive)\b",
-    # farewells and hopelessness
-    r"\b(?:this is|this will be|these are) my (?:last|final) (?:message|post|words|goodbye)\b",
-    r"\bgoodbye (?:letter|letters|note|notes|message|messages)\b",
-    r"\b(?:better off|happier|fine) without me\b",
-    r"\b(?:no|dont see a|dont have a|cant see a|cant find a|dont see any|see no|without a) "
-    r"(?:reason|point) (?:to|in|for) (?:keep )?(?:live|living|going on|being alive|be alive|"
-    r"staying alive|stay alive)\b",
-    r"\b(?:nobody|no one|noone) (?:will|would|is going to|gonna|is gonna) (?:even )?"
-    r"(?:miss|notice|care)\b",
-    r"\bbetter off (?:if i (?:was|were|am) )?(?:gone|dead|not here|not around)\b",
-    r"\b(?:im|i am|i feel like|i feel like im|feel like) (?:\w+ )?(?:a burden|such a burden)\b",
-    r"\bnice knowing (?:you|everyone|everybody|all of you)\b",
-    r"\bgoodbye (?:world|forever|cruel world)\b",
-    r"\bcant (?:go on|do this anymore|take it anymore|take this anymore|keep going|live like "
-    r"this)\b",
-    r"\bnobody would (?:even )?(?:notice|care|miss me)\b",
-    # means and danger
-    r"\b(?:took|taken|swallowed|ate|downed|drank) (?:\w+ ){0,3}(?:bottle|pack|packet|box|"
-    r"handful|bunch|all) (?:of )?(?:my |the |sleeping |\w+ )?(?:pills|tablets|meds|"
-    r"medication|lozenges|sleeping pills)\b",
-    r"\b(?:took|taken|swallowed) (?:a |the )?whole bottle\b",
-    r"\b(?:take|taking|swallow|swallowing|took|taken|swallowed|ate|downed) (?:all|every one|"
-    r"\d+|a lot|too many|way too many) (?:of )?(?:my |the |these |those )?(?:\w+ )?"
-    r"(?:pills|tablets|meds|medication|lozenges)\b",
-    r"\b(?:overdose|overdosing|od) (?:on|tonight|today|now)\b",
-    r"\b(?:going to|gonna|want to|about to|will) (?:overdose|od)\b",
-    r"\bi (?:just |have |ve )?(?:overdosed|od d)\b",
-    r"\bpills (?:are )?(?:lined up|ready|counted|in my hand)\b",
-    r"\b(?:rope|noose) (?:is )?(?:already )?(?:tied|ready|up|around)\b",
-    r"\bgun (?:in my hand|to my head|in my mouth)\b", r"\busing it on myself\b",
-    r"\b(?:edge|top|side) of (?:the|a) (?:bridge|roof|building|cliff|overpass)\b",
-    r"\bjump (?:off|from) (?:the|a|this) (?:bridge|roof|building|cliff|overpass)\b",
-    r"\b(?:standing|sitting) on (?:the|a) (?:ledge|edge|railing)\b",
-    # self-harm
-    r"\b(?:cut|cutting|burn|burning|burned|hurt|hurting|harm|harming|slit|slitting|scratch|"
-    r"scratching|hit|hitting) (?:myself|my self|my wrists?|my arms?|my legs?|my thighs?|"
-    r"my skin)\b",
-    r"\b(?:i|im|i ve|ive|been|keep|started|still) (?:\w+ ){0,2}self ?harm",
-    r"\bcutting (?:again|myself|my self)\b", r"\b(?:started|start) cutting\b",
-    # other languages
-    r"\b(?:suicidarme|matarme|quitarme la vida|quiero morir|me quiero morir|no quiero vivir)\b",
-    r"\b(?:me suicider|me tuer|en finir avec (?:la vie|ma vie)|envie de mourir|"
-    r"veux mourir)\b",
-    r"\b(?:mich umbringen|will sterben|nicht mehr leben)\b",
-    r"\b(?:me matar|quero morrer|suicidar me)\b", r"\b(?:uccidermi|suicidarmi|voglio morire)\b",
-)
+# Only used when no risk model could be loaded: explicit first-person phrases, nothing subtle.
+_FALLBACK_CRISIS = _any(
+    r"\b(?:kill|hurt|cut) (?:myself|my self)\b", r"\bsuicid", r"\b(?:end|take) my (?:own )?life\b",
+    r"\b(?:want|wanna|going) to die\b", r"\bkms\b", r"\bunalive\b")
+_FALLBACK_EMERGENCY = _any(
+    r"\boverdos", r"\b(?:took|taken|swallowed) (?:all|the whole|a bottle|\d+)",
+    r"\b(?:cant|can t|not) breath", r"\bturning blue\b", r"\bwont wake up\b")
+
+
+class SafetyNet:
+    """Reads each message for risk. `model` is the trained risk model (None: fallback list)."""
+
+    def __init__(self, model: RiskModel | None = None):
+        self.model = model
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019  (one per process; bounded)
+    def assess(self, text: str) -> Risk:
+        """The graded reading of `text` (only its first few thousand characters)."""
+        text = text[: MAX_QUERY_CHARS * 4]
+        if self.model is not None:
+            return self.model.assess(text)
+        flat_text = flat(text)
+        if _FALLBACK_EMERGENCY.search(flat_text):
+            return Risk("emergency", 1.0, 1.0, signal=True)
+        if _FALLBACK_CRISIS.search(flat_text):
+            return Risk("crisis", 1.0, 1.0, signal=True)
+        return NO_RISK
+
+
+def crisis_text(lead: str = "") -> str:
+    """The crisis reply: a lead-in (configurable) and resources that cannot be switched off."""
+    return "\n".join([lead.strip() or DEFAULT_CRISIS_LEAD, *CRISIS_RESOURCES, CRISIS_TAIL])
+
+
+def emergency_text() -> str:
+    """The emergency reply: emergency services first, then Poison Help and the crisis lines."""
+    return "\n".join([EMERGENCY_LEAD, *EMERGENCY_RESOURCES, EMERGENCY_TAIL])
+
 
 _PERSONAL = _any(
     r"\bhow (?:much|many) (?:\w+ ){0,2}(?:should|can|do|would|must|could) i (?:take|use|give|"
@@ -154,19 +137,9 @@ _PERSONAL = _any(
 )
 
 
-def is_crisis(text: str) -> bool:
-    """True when the message signals suicide or self-harm risk (the person's own)."""
-    return bool(_CRISIS.search(flat(text)))
-
-
 def is_personal_decision(text: str) -> bool:
     """True for personal dosing, medication changes, "is it safe for me", self-diagnosis."""
     return bool(_PERSONAL.search(flat(text)))
-
-
-def crisis_text(lead: str = "") -> str:
-    """The crisis reply: a lead-in (configurable) and resources that cannot be switched off."""
-    return "\n".join([lead.strip() or DEFAULT_CRISIS_LEAD, *US_RESOURCES, CRISIS_TAIL])
 
 
 _MASS_MENTION = re.compile(r"@(everyone|here)\b", re.IGNORECASE)

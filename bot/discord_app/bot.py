@@ -21,7 +21,7 @@ from bot.discord_app.views import send_private
 from bot.engine.engine import Engine
 from bot.knowledge import KnowledgeError
 from bot.querylog import QueryLog
-from bot.runtime import load_engine
+from bot.runtime import load_engine, load_safety_net
 from bot.service import ChatService
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,9 @@ def create_bot(*, knowledge_path: str | Path | None = None, settings: Settings |
         for notice in loaded.notices:
             log.info("%s", notice)
         engine = loaded.engine
+    safety_net, notices = load_safety_net()
+    for notice in notices:
+        log.warning("%s", notice)
     query_log = QueryLog(settings.query_log) if settings.query_log else None
-    service = ChatService(Conversation(engine), query_log=query_log)
+    service = ChatService(Conversation(engine, safety_net=safety_net), query_log=query_log)
     return FaqBot(service, settings)

@@ -16,7 +16,6 @@ from discord.ext import commands
 from rapidfuzz import fuzz, process, utils
 
 from bot.conversation import Reply
-from bot.conversation.safety import is_crisis
 from bot.discord_app.cooldown import UserCooldown
 from bot.discord_app.presenters import (
     Presented,
@@ -69,7 +68,7 @@ class FaqCog(commands.Cog):
 
     def check_cooldown(self, user_id: int, text: str = "") -> float | None:
         """Seconds to wait, or None. A message that sounds like a crisis is never held back."""
-        if text and is_crisis(text):
+        if text and self.service.conversation.safety.assess(text).alarm:
             return None
         return self.cooldown.hit(user_id)
 

@@ -68,8 +68,9 @@ class Presented:
 
 
 def _body(reply: Reply) -> str:
-    """The reply text without the disclaimer (which goes in the footer)."""
-    text = reply.text
+    """The reply text without its notice (a field of its own) and the disclaimer (which goes
+    in the footer)."""
+    text = _strip_notice(reply.text, reply.notice)
     if reply.disclaimer:
         text = text.removesuffix(reply.disclaimer)
     return text.strip()
@@ -95,7 +96,11 @@ def _entry_buttons(options: Sequence[Suggestion]) -> tuple[Button, ...]:
 
 
 def _strip_notice(text: str, notice: str | None) -> str:
-    return text.replace(f"({notice})", "").strip() if notice else text
+    """The text without the notice, which the embed shows as its own field (notices are
+    added in brackets, or as a closing line like the resources line)."""
+    if not notice:
+        return text
+    return text.replace(f"({notice})", "").removesuffix(notice).strip()
 
 
 def present(reply: Reply, related: Sequence[Suggestion] = ()) -> Presented:
@@ -110,7 +115,7 @@ def present(reply: Reply, related: Sequence[Suggestion] = ()) -> Presented:
                    Button("Not helpful", "not_helpful", reply.entry),
                    *_entry_buttons(related))
         return Presented(embeds=(embed,), buttons=buttons)
-    body = _strip_notice(_body(reply), reply.notice)
+    body = _body(reply)
     if reply.status in ("clarify", "unknown"):
         if reply.route == "personal":
             title = "I can't advise on that"

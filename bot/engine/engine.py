@@ -1,12 +1,16 @@
-"""Engine: a fitted index (+ optional entry classifier) and the model's weights and thresholds.
+"""Engine: a fitted index, the classifiers fitted for its entries, and the model's weights and
+thresholds.
 
-Pure: it is given a Knowledge and ModelParams and never reads files or settings.
+Pure: it is given a Knowledge, ModelParams, the training paraphrases and the out-of-scope
+questions, and never reads files or settings. What is slow to fit (the classifiers) can be
+passed in already fitted (`parts`, restored from the cache by bot.runtime).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,23 +21,92 @@ from bot.engine.model import DEFAULT_PARAMS, ModelParams
 from bot.engine.text import clean, words
 from bot.knowledge.model import Knowledge
 
+# A general negative this close (word cosine) to one of the knowledge's own phrasings is
+# about the knowledge's topic after all (a banking FAQ and a question about bank transfers).
+NEGATIVE_OVERLAP = 0.6
+
+
+@dataclass(frozen=True)
+class TrainingTexts:
+    """The normalized texts the classifiers learn from: in-scope examples (phrasings and
+    paraphrases) with their entry numbers, and out-of-scope questions (also as written, for
+    calibration, which asks them as queries)."""
+
+    positives: tuple[str, ...]
+    labels: np.ndarray
+    negatives: tuple[str, ...]
+    negative_texts: tuple[str, ...]
+    positive_texts: tuple[str, ...] = ()
+
+    @classmethod
+    def build(cls, index: FaqIndex, knowledge: Knowledge,
+              paraphrases: Mapping[str, Sequence[str]] | None,
+              negatives: Sequence[str], general_negatives: Sequence[str] = ()) -> TrainingTexts:
+        positives, labels = list(index.phrasing_norm_), list(index.phrasing_entry_)
+        raw = [t for e in knowledge.entries for t in e.phrasings]
+        for e, entry in enumerate(knowledge.entries):
+            for text in (paraphrases or {}).get(entry.id, ()):
+                positives.append(index.normalizer_(text))
+                labels.append(e)
+                raw.append(text)
+        texts = list(negatives)
+        if general_negatives:
+            overlap = index.phrasing_overlap([index.normalizer_(q) for q in general_negatives])
+            texts += [q for q, o in zip(general_negatives, overlap, strict=True)
+                      if o < NEGATIVE_OVERLAP]
+        kept: dict[str, str] = {}
+        for text in texts:  # one of each normalized form
+            kept.setdefault(index.normalizer_(text), text)
+        kept.pop("", None)
+        return cls(tuple(positives), np.asarray(labels, dtype=np.int64), tuple(kept),
+                   tuple(kept.values()), tuple(raw))
+
+
+@dataclass(frozen=True)
+class FittedParts:
+    """The classifiers fitted for one knowledge base (None where the model uses none)."""
+
+    classifier: EntryClassifier | None
+    scope: ScopeClassifier | None
+    near_negative: NearestNegative | None
+
+
+def fit_parts(index: FaqIndex, training: TrainingTexts, params: ModelParams) -> FittedParts:
+    """Fit the classifiers the model uses."""
+    classifier = EntryClassifier(C=params.classifier_c).fit(
+        index, training.positives, training.labels) if params.use_classifier else None
+    use_scope = params.use_scope and bool(training.negatives)
+    scope = ScopeClassifier(C=params.scope_c).fit(index, training.positives,
+                                                  training.negatives) if use_scope else None
+    near = NearestNegative().fit(index, training.negatives) if use_scope else None
+    return FittedParts(classifier, scope, near)
+
 
 class Engine:
     """Matches queries against one knowledge base."""
 
     def __init__(self, knowledge: Knowledge, params: ModelParams = DEFAULT_PARAMS, *,
-                 negatives: Sequence[str] = (), index: FaqIndex | None = None):
+                 negatives: Sequence[str] = (), general_negatives: Sequence[str] = (),
+                 paraphrases: Mapping[str, Sequence[str]] | None = None,
+                 index: FaqIndex | None = None, parts: FittedParts | None = None):
         self.knowledge = knowledge
-        self.params = params
         self.index = index or FaqIndex().fit(knowledge.entries, knowledge.synonyms)
-        self.classifier = EntryClassifier(C=params.classifier_c).fit(self.index) \
-            if params.use_classifier else None
-        if params.use_scope and not negatives:
-            raise ValueError("this model needs the out-of-scope questions it was trained with")
-        self.scope = ScopeClassifier(C=params.scope_c).fit(self.index, negatives) \
-            if params.use_scope else None
-        self.near_negative = NearestNegative().fit(self.index, negatives) \
-            if params.use_scope else None
+        self.training = TrainingTexts.build(self.index, knowledge, paraphrases, negatives,
+                                            general_negatives)
+        if params.use_scope and not self.training.negatives:
+            raise ValueError("this model needs out-of-scope questions to train its scope part")
+        self.params = params
+        self.parts = parts or fit_parts(self.index, self.training, params)
+        self.classifier = self.parts.classifier
+        self.scope = self.parts.scope
+        self.near_negative = self.parts.near_negative
+
+    def with_params(self, params: ModelParams) -> Engine:
+        """The same fitted engine with other weights or thresholds (same classifier use)."""
+        engine = object.__new__(Engine)
+        engine.__dict__.update(self.__dict__)
+        engine.params = params
+        return engine
 
     def rank(self, query: str, *, explain: int = 1) -> list[Scored]:
         """All shortlisted candidates with their confidence, best first (the first `explain`

@@ -23,6 +23,8 @@ from bot.engine.text import Normalizer, clean, content_tokens, words
 from bot.engine.vectors import FastTfidf, TermDocuments, spans
 from bot.knowledge.model import Entry
 
+# Bumped whenever a feature changes meaning: models and caches of another version are not used.
+FEATURE_VERSION = 2
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
             "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap",
             "scope", "unknown", "near_negative")
@@ -218,11 +220,12 @@ class FaqIndex(BaseEstimator):
             return scores
         return np.maximum.reduceat(scores, starts, axis=-1)
 
-    def phrasing_vectors(self, rows: np.ndarray) -> sp.csr_matrix:
-        """The stored phrasings numbered in `rows`, word and character features side by
-        side (what the classifiers train on; computed once, at fit)."""
-        return sp.hstack([self.phrasing_word_.documents(rows),
-                          self.phrasing_char_.documents(rows)], format="csr")
+    def phrasing_overlap(self, normalized: Sequence[str]) -> np.ndarray:
+        """Each normalized text's highest word cosine with a stored phrasing."""
+        self._check_fitted()
+        if not normalized:
+            return np.zeros(0)
+        return self.phrasing_word_.score_many(self.word_.transform(list(normalized))).max(axis=1)
 
     def vectorize(self, queries: Sequence[str]) -> QueryVectors:
         """Normalise and vectorise queries once, for the index and the classifiers."""

@@ -93,6 +93,57 @@ def _deletions(word: str) -> list[str]:
     return [word[:i] + word[i + 1:] for i in range(len(word))]
 
 
+class SpellingCorrector:
+    """Unknown words -> the closest known word, within a small edit distance.
+
+    Parameters
+    ----------
+    min_length : shorter words are never corrected (too many near neighbours).
+    max_distance : words of 7 letters or more may be two edits away; shorter ones one.
+    """
+
+    def __init__(self, *, min_length: int = 4, max_distance: int = 2):
+        self.min_length = min_length
+        self.max_distance = max_distance
+
+    def fit(self, vocabulary: Iterable[str]) -> SpellingCorrector:
+        """Learn the known words."""
+        self.vocabulary_ = frozenset(vocabulary)
+        # Symmetric-delete index: every known word under itself and each one-letter deletion,
+        # so a word one edit away is found by a few dictionary lookups, however large the
+        # vocabulary.
+        self.deletes_: dict[str, list[str]] = {}
+        # Two-edit corrections of long words scan the known words of similar length.
+        self.by_length_: dict[int, list[str]] = {}
+        for w in sorted(self.vocabulary_):
+            if not w.isalpha():
+                continue
+            if len(w) >= self.min_length - 1:
+                for key in {w, *_deletions(w)}:
+                    self.deletes_.setdefault(key, []).append(w)
+            self.by_length_.setdefault(len(w), []).append(w)
+        self._corrections: dict[str, str] = {}
+        return self
+
+    def correct(self, word: str) -> str:
+        """The closest known word for an unknown one (or the word itself)."""
+        if word in self.vocabulary_ or len(word) < self.min_length or not word.isalpha():
+            return word
+        cached = self._corrections.get(word)
+        if cached is None:
+            pool = {c for key in (word, *_deletions(word)) for c in self.deletes_.get(key, ())}
+            best = process.extractOne(word, sorted(pool), scorer=OSA.distance, score_cutoff=1)
+            if best is None and len(word) >= 7 and self.by_length_:
+                cutoff = self.max_distance
+                near = [w for n in range(len(word) - cutoff, len(word) + cutoff + 1)
+                        for w in self.by_length_.get(n, ())]
+                best = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=cutoff)
+            cached = best[0] if best else word
+            if len(self._corrections) < 100_000:
+                self._corrections[word] = cached
+        return cached
+
+
 class Normalizer:
     """Cleaned text -> matching tokens (chat shorthand and synonyms rewritten, spelling
     corrected, stems).
@@ -125,43 +176,15 @@ class Normalizer:
         vocabulary |= {w for key in self.phrases_ for w in key}
         vocabulary |= {w for target in self.phrases_.values() for w in target}
         self.vocabulary_ = frozenset(vocabulary)
-        # Symmetric-delete index: every known word under itself and each one-letter deletion,
-        # so a word one edit away is found by a few dictionary lookups, however large the
-        # vocabulary.
-        self.deletes_: dict[str, list[str]] = {}
-        for w in sorted(vocabulary):
-            if len(w) >= self.spelling_min_length - 1 and w.isalpha():
-                for key in {w, *_deletions(w)}:
-                    self.deletes_.setdefault(key, []).append(w)
-        # Two-edit corrections of long words scan the known words of similar length.
-        self.by_length_: dict[int, list[str]] = {}
-        for w in sorted(vocabulary):
-            if w.isalpha():
-                self.by_length_.setdefault(len(w), []).append(w)
-        self._corrections: dict[str, str] = {}
+        self.speller_ = SpellingCorrector(min_length=self.spelling_min_length,
+                                          max_distance=self.spelling_max_distance
+                                          ).fit(vocabulary)
         self._stems: dict[str, str] = {}
         return self
 
     def correct(self, word: str) -> str:
         """The closest known word for an unknown one (or the word itself)."""
-        if (word in self.vocabulary_ or len(word) < self.spelling_min_length
-                or not word.isalpha()):
-            return word
-        cached = self._corrections.get(word)
-        if cached is None:
-            pool = {c for key in (word, *_deletions(word)) for c in self.deletes_.get(key, ())}
-            best = process.extractOne(word, sorted(pool), scorer=OSA.distance,
-                                      score_cutoff=1)
-            if best is None and len(word) >= 7 and self.by_length_:
-                cutoff = self.spelling_max_distance
-                near = [w for n in range(len(word) - cutoff, len(word) + cutoff + 1)
-                        for w in self.by_length_.get(n, ())]
-                best = process.extractOne(word, near, scorer=OSA.distance,
-                                          score_cutoff=cutoff)
-            cached = best[0] if best else word
-            if len(self._corrections) < 100_000:
-                self._corrections[word] = cached
-        return cached
+        return self.speller_.correct(word)
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Replace synonym variants (longest first) by their canonical term."""

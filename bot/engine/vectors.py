@@ -76,6 +76,28 @@ class FastTfidf:
             shape=(len(rows), len(self.idf)), dtype=np.float32)
 
 
+def vocabulary_terms(vocabulary: dict[str, int]) -> list[str]:
+    """A fitted vectorizer's terms in column order (what `restore_vectorizer` takes back)."""
+    terms = [""] * len(vocabulary)
+    for term, j in vocabulary.items():
+        terms[j] = term
+    return terms
+
+
+def restore_vectorizer(vectorizer: TfidfVectorizer, terms: Sequence[str], idf: np.ndarray
+                       ) -> TfidfVectorizer:
+    """`vectorizer` (unfitted, configured as the stored one was) with a stored vocabulary and
+    idf: it then transforms exactly as the fitted one did, without refitting."""
+    terms = [str(t) for t in terms]
+    if len(terms) != len(idf) or len(set(terms)) != len(terms):
+        raise ValueError("stored vocabulary and idf differ in length or repeat a term")
+    if not np.isfinite(idf).all():
+        raise ValueError("stored idf holds numbers that are not finite")
+    vectorizer.vocabulary_ = {t: j for j, t in enumerate(terms)}
+    vectorizer.idf_ = np.asarray(idf, dtype=np.float64)
+    return vectorizer
+
+
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions start, start + 1, ... of each (start, length) span, one after another."""
     return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
@@ -106,10 +128,6 @@ class TermDocuments:
         self.dense_row = np.full(n_terms, -1, dtype=np.int64)
         self.dense_row[frequent] = np.arange(len(frequent))
         self.dense = np.ascontiguousarray(self.matrix_t[frequent].toarray(), dtype=np.float32)
-
-    def documents(self, which: np.ndarray) -> sp.csr_matrix:
-        """The vectors of the documents numbered in `which` (as they were given)."""
-        return self.matrix_t.T.tocsr()[which]
 
     @property
     def n_documents(self) -> int:

@@ -1,6 +1,11 @@
-"""Read a knowledge file: YAML (safe, round-trip for line numbers) -> validated `Knowledge`.
+"""Read a knowledge file: YAML -> validated `Knowledge`.
 
-Every problem is collected, not just the first, so one `check` run lists them all.
+Two readers, one validator. Starting the bot uses PyYAML's C safe loader (fast, plain Python
+values; entry line numbers come from a scan of the text). When that finds a problem, and for
+`check` and edits, the file is read again with ruamel's round-trip loader, which knows the
+line and column of every value, so each message points at the place to fix. Neither builds
+Python objects from tags. Every problem is collected, not just the first, so one `check` run
+lists them all. Size, nesting and number-length limits turn hostile files into one-line errors.
 """
 
 from __future__ import annotations
@@ -9,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.knowledge.model import Entry, Knowledge
@@ -25,6 +30,11 @@ DISCORD_EMBED_LIMIT = 4096
 # A `# check: allow <code> -- <reason>` comment inside an entry accepts one kind of warning.
 ALLOW_PRAGMA = re.compile(r"#\s*check:\s*allow\s+([a-z-]+)\s*(?:--|—|:)\s*(\S.*)$")
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+MAX_FILE_BYTES = 8 * 2**20  # a knowledge file of thousands of entries is a few megabytes
+MAX_DEPTH = 32  # the format needs 4 levels; deeper nesting is a mistake or an attack
+MAX_NUMBER_DIGITS = 1000  # Python refuses to read integers past 4,300 digits
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_NUMBER_DIGITS},}}")
+_ENTRY_LINE = re.compile(r"^[ \t]*-[ \t]+id[ \t]*:[ \t]*[\"']?([^\s\"'#]+)", re.MULTILINE)
 
 
 def phrasing_key(text: str) -> str:
@@ -88,18 +98,35 @@ def _node_pos(node: Any) -> tuple[int, int] | None:
 
 
 def _type_name(value: Any) -> str:
-    if isinstance(value, CommentedMap | dict):
+    if isinstance(value, dict):
         return "a mapping"
-    if isinstance(value, CommentedSeq | list):
+    if isinstance(value, list):
         return "a list"
     if value is None:
         return "empty"
     return f"{type(value).__name__} {value!r:.40}"
 
 
-def parse_knowledge(text: str, *, path: str = "<memory>") -> tuple[Knowledge | None, list[Problem]]:
-    """Parse and validate knowledge-file text; the Knowledge is None when there are errors."""
+def parse_knowledge(text: str, *, path: str = "<memory>", precise: bool = False
+                    ) -> tuple[Knowledge | None, list[Problem]]:
+    """Parse and validate knowledge-file text; the Knowledge is None when there are errors.
+
+    `precise` reads with positions from the start (for `check` and edits); otherwise the fast
+    reader runs first and the precise one only when there are errors to point at.
+    """
     out = _Collector(path)
+    limit = text_limits(text)
+    if limit:
+        line, message = limit
+        out.error(message, pos=(line, 0) if line is not None else None)
+        return None, out.problems
+    if not precise:
+        data = _fast_load(text)
+        if data is not None:
+            knowledge = _checked(data, out, text)
+            if not errors_in(out.problems):
+                return knowledge, out.problems
+        out = _Collector(path)
     try:
         data = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -110,21 +137,71 @@ def parse_knowledge(text: str, *, path: str = "<memory>") -> tuple[Knowledge | N
             reason += " (check the indentation here and on the line above)"
         out.error(f"invalid YAML: {reason}", pos=pos)
         return None, out.problems
-    except YAMLError as exc:  # errors without a position (rare)
-        out.error(f"invalid YAML: {' '.join(str(exc).split())}")
+    except (YAMLError, RecursionError, ValueError) as exc:  # errors without a position (rare)
+        out.error(f"invalid YAML: {' '.join(str(exc).split())[:200]}")
         return None, out.problems
-    if not isinstance(data, CommentedMap):
+    knowledge = _checked(data, out, text)
+    return knowledge, out.problems
+
+
+def text_limits(text: str) -> tuple[int | None, str] | None:
+    """(0-based line or None, message) when the text is too big, too deep or holds a number
+    too long to read; None when it is within limits."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        return None, f"file too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})"
+    long_number = _LONG_NUMBER.search(text)
+    if long_number:
+        return (text.count("\n", 0, long_number.start()),
+                f"a number of more than {MAX_NUMBER_DIGITS} digits")
+    depth = deepest = 0
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    for ch in text:  # flow collections ([...], {...}) are the only way to nest deeply
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    if deepest > MAX_DEPTH:
+        return None, f"brackets nested {deepest} deep (the limit is {MAX_DEPTH})"
+    return None
+
+
+_SAFE_LOADER = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)  # libyaml's, when built
+
+
+def safe_yaml(text: str) -> Any:
+    """YAML as plain Python values, by PyYAML's safe loader (in C where available): it builds
+    no Python objects from tags. Raises pyyaml.YAMLError (or RecursionError, ValueError)."""
+    return pyyaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506  (a safe loader, in C)
+
+
+def _fast_load(text: str) -> Any:
+    """The YAML as plain Python values; None when it does not parse."""
+    try:
+        return safe_yaml(text)
+    except (pyyaml.YAMLError, RecursionError, ValueError):
+        return None
+
+
+def _checked(data: Any, out: _Collector, text: str) -> Knowledge | None:
+    if not isinstance(data, dict):
         out.error(f"the file must be a mapping with title, disclaimer and entries; "
                   f"got {_type_name(data)}", pos=(0, 0))
-        return None, out.problems
+        return None
     knowledge = _validate(data, out, text)
-    return (None if errors_in(out.problems) else knowledge), out.problems
+    return None if errors_in(out.problems) else knowledge
 
 
-def read_knowledge(path: str | Path) -> tuple[Knowledge | None, list[Problem]]:
+def read_knowledge(path: str | Path, *, precise: bool = False
+                   ) -> tuple[Knowledge | None, list[Problem]]:
     """Read a file and parse it; unreadable files are reported as problems, not raised."""
     name = str(path)
     try:
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            return None, [Problem("error", f"file too large (the limit is {MAX_FILE_BYTES:,} "
+                                  "bytes)", name)]
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None, [Problem("error", "file not found", name)]
@@ -132,7 +209,7 @@ def read_knowledge(path: str | Path) -> tuple[Knowledge | None, list[Problem]]:
         return None, [Problem("error", f"not UTF-8 text (byte {exc.start})", name)]
     except OSError as exc:
         return None, [Problem("error", f"cannot read: {exc.strerror or exc}", name)]
-    return parse_knowledge(text, path=name)
+    return parse_knowledge(text, path=name, precise=precise)
 
 
 def load_knowledge(path: str | Path) -> Knowledge:
@@ -143,7 +220,7 @@ def load_knowledge(path: str | Path) -> Knowledge:
     return knowledge
 
 
-def _string(node: CommentedMap, key: str, out: _Collector, *, required: bool,
+def _string(node: dict, key: str, out: _Collector, *, required: bool,
             entry_id: str | None = None) -> str:
     if key not in node:
         if required:
@@ -160,12 +237,12 @@ def _string(node: CommentedMap, key: str, out: _Collector, *, required: bool,
     return value.strip()
 
 
-def _string_list(node: CommentedMap, key: str, out: _Collector,
+def _string_list(node: dict, key: str, out: _Collector,
                  entry_id: str | None = None) -> tuple[str, ...]:
     if key not in node or node[key] is None:
         return ()
     value = node[key]
-    if not isinstance(value, CommentedSeq):
+    if not isinstance(value, list):
         out.error(f"must be a list of text; got {_type_name(value)}", pos=_value_pos(node, key),
                   entry_id=entry_id, field=key)
         return ()
@@ -179,7 +256,7 @@ def _string_list(node: CommentedMap, key: str, out: _Collector,
     return tuple(items)
 
 
-def _unknown_keys(node: CommentedMap, allowed: set[str], out: _Collector,
+def _unknown_keys(node: dict, allowed: set[str], out: _Collector,
                   entry_id: str | None = None) -> None:
     for key in node:
         if key not in allowed:
@@ -187,7 +264,7 @@ def _unknown_keys(node: CommentedMap, allowed: set[str], out: _Collector,
                       pos=_key_pos(node, key), entry_id=entry_id, field=str(key))
 
 
-def _validate(data: CommentedMap, out: _Collector, text: str) -> Knowledge:
+def _validate(data: dict, out: _Collector, text: str) -> Knowledge:
     _unknown_keys(data, TOP_LEVEL_KEYS, out)
     title = _string(data, "title", out, required=True)
     disclaimer = _string(data, "disclaimer", out, required=True)
@@ -195,7 +272,7 @@ def _validate(data: CommentedMap, out: _Collector, text: str) -> Knowledge:
     source = _string(data, "source", out, required=False)
     crisis_message = _string(data, "crisis_message", out, required=False)
     synonyms = _synonyms(data, out)
-    entries = _entries(data, out)
+    entries = _entries(data, out, _entry_lines(text))
     allowed = justified_warnings(entries, text)
     out.problems[:] = drop_justified(out.problems, allowed)
     return Knowledge(title=title, disclaimer=disclaimer, entries=tuple(entries),
@@ -204,11 +281,11 @@ def _validate(data: CommentedMap, out: _Collector, text: str) -> Knowledge:
                      justified_warnings=frozenset(allowed))
 
 
-def _synonyms(data: CommentedMap, out: _Collector) -> dict[str, tuple[str, ...]]:
+def _synonyms(data: dict, out: _Collector) -> dict[str, tuple[str, ...]]:
     if "synonyms" not in data or data["synonyms"] is None:
         return {}
     node = data["synonyms"]
-    if not isinstance(node, CommentedMap):
+    if not isinstance(node, dict):
         out.error(f"must be a mapping of term -> list of variants; got {_type_name(node)}",
                   pos=_value_pos(data, "synonyms"), field="synonyms")
         return {}
@@ -241,11 +318,19 @@ def _synonyms(data: CommentedMap, out: _Collector) -> dict[str, tuple[str, ...]]
     return result
 
 
-def _entries(data: CommentedMap, out: _Collector) -> list[Entry]:
+def _entry_lines(text: str) -> dict[str, int]:
+    """1-based line of each `- id: ...` in the text (for readers that keep no positions)."""
+    lines: dict[str, int] = {}
+    for match in _ENTRY_LINE.finditer(text):
+        lines.setdefault(match.group(1), text.count("\n", 0, match.start()) + 1)
+    return lines
+
+
+def _entries(data: dict, out: _Collector, lines: dict[str, int]) -> list[Entry]:
     if "entries" not in data:
         return []
     node = data["entries"]
-    if not isinstance(node, CommentedSeq) or not node:
+    if not isinstance(node, list) or not node:
         out.error(f"must be a non-empty list of entries; got {_type_name(node)}",
                   pos=_value_pos(data, "entries"), field="entries")
         return []
@@ -254,7 +339,7 @@ def _entries(data: CommentedMap, out: _Collector) -> list[Entry]:
     seen_phrasings: dict[str, tuple[int, str]] = {}
     for index, item in enumerate(node):
         pos = _item_pos(node, index)
-        if not isinstance(item, CommentedMap):
+        if not isinstance(item, dict):
             out.error(f"entry {index + 1} must be a mapping; got {_type_name(item)}", pos=pos,
                       field="entries")
             continue
@@ -269,13 +354,13 @@ def _entries(data: CommentedMap, out: _Collector) -> list[Entry]:
         source = _string(item, "source", out, required=False, entry_id=entry_id)
         _check_phrasings(item, (index, entry_id), question, alternates, seen_phrasings, out)
         _check_answer(item, entry_id, answer, out)
-        line = pos[0] + 1 if pos else None
+        line = pos[0] + 1 if pos else lines.get(entry_id)
         entries.append(Entry(id=entry_id, question=question, answer=answer,
                              alternates=alternates, tags=tags, source=source, line=line))
     return entries
 
 
-def _entry_id(item: CommentedMap, out: _Collector, fallback: str,
+def _entry_id(item: dict, out: _Collector, fallback: str,
               seen_ids: dict[str, int]) -> str:
     raw = _string(item, "id", out, required=True, entry_id=fallback)
     if not raw:
@@ -292,7 +377,7 @@ def _entry_id(item: CommentedMap, out: _Collector, fallback: str,
     return raw
 
 
-def _check_phrasings(item: CommentedMap, owner: tuple[int, str], question: str,
+def _check_phrasings(item: dict, owner: tuple[int, str], question: str,
                      alternates: tuple[str, ...], seen: dict[str, tuple[int, str]],
                      out: _Collector) -> None:
     entry_id = owner[1]
@@ -321,7 +406,7 @@ def _check_phrasings(item: CommentedMap, owner: tuple[int, str], question: str,
 _TERMINAL = ('.', '!', '?', '"', "'", '”', '’', ')')
 
 
-def _check_answer(item: CommentedMap, entry_id: str, answer: str, out: _Collector) -> None:
+def _check_answer(item: dict, entry_id: str, answer: str, out: _Collector) -> None:
     if not answer:
         return
     pos = _value_pos(item, "answer")

@@ -120,7 +120,7 @@ def edit_file(path: str | Path, change: Callable[[str], str], *,
         reason = getattr(exc, "strerror", None) or exc
         raise KnowledgeError([Problem("error", f"cannot read: {reason}", str(path))]) from exc
     new_text = change(text)
-    knowledge, problems = parse_knowledge(new_text, path=str(path))
+    knowledge, problems = parse_knowledge(new_text, path=str(path), precise=True)
     if knowledge is not None and extra_checks is not None:
         problems = problems + extra_checks(knowledge)
     if knowledge is None or errors_in(problems):
