@@ -30,19 +30,11 @@ from tqdm import tqdm
 from bot import paths
 from bot.cli import run_check
 from bot.conversation import Conversation
-from bot.engine.model import inputs_hash
 from bot.engine.training import calibrate
 from bot.evaluate import EvalFileError, evaluate_dataset, evaluate_file
 from bot.knowledge import errors_in, load_knowledge
 from bot.knowledge.store import atomic_write
-from bot.runtime import (
-    cache_key,
-    load_engine,
-    load_safety_net,
-    read_inputs,
-    settings_of,
-    write_cache,
-)
+from bot.runtime import Inputs, cache_key, load_engine, load_safety_net, write_cache
 
 
 class Progress:
@@ -72,7 +64,8 @@ def train(knowledge_path: Path, model_path: Path, progress: Progress) -> int:
     if knowledge is None or errors_in(problems):
         print(f"{knowledge_path}: not trained: fix the errors above", file=sys.stderr)
         return 1
-    inputs = read_inputs(knowledge_path, knowledge)
+    inputs = Inputs(knowledge_path, knowledge)
+    examples = inputs.examples()
     for notice in inputs.notices:
         print(notice, file=sys.stderr)
     n_paraphrases = sum(len(v) for v in inputs.paraphrases.values())
@@ -81,13 +74,12 @@ def train(knowledge_path: Path, model_path: Path, progress: Progress) -> int:
           f"{len(inputs.general_negatives)} general out-of-scope questions")
     try:
         params, report, engine = calibrate(
-            knowledge, inputs.negatives, general_negatives=inputs.general_negatives,
-            paraphrases=inputs.paraphrases, progress=progress)
+            knowledge, examples.negatives, general_negatives=examples.general_negatives,
+            paraphrases=examples.paraphrases, progress=progress)
     except ValueError as exc:
         print(f"{knowledge_path}: not trained: {exc}", file=sys.stderr)
         return 1
-    key = inputs_hash(knowledge, inputs.paraphrases, inputs.negatives,
-                      inputs.general_negatives, settings_of(params))
+    key = inputs.key(params)
     params = replace(params, inputs_hash=key)
     atomic_write(model_path, params.to_json())
     note = write_cache(paths.cache_path_for(knowledge_path), cache_key(key, params),

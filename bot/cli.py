@@ -11,8 +11,6 @@ from pathlib import Path
 
 from bot import paths
 from bot.knowledge import KnowledgeError, Problem, errors_in, read_knowledge
-from bot.knowledge.importer import detect_layout, draft_knowledge, parse_faq
-from bot.knowledge.store import add_entry, atomic_write, new_entry
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +45,7 @@ def run_check(path: Path) -> tuple[object | None, list[Problem]]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    args.file = args.file or knowledge_path(args)
     knowledge, problems = run_check(args.file)
     _print_problems(problems)
     errors = errors_in(problems)
@@ -61,6 +60,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from bot.knowledge.importer import detect_layout, draft_knowledge, parse_faq
+    from bot.knowledge.store import atomic_write
+
     try:
         text = Path(args.file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -90,7 +92,10 @@ def _ask(prompt: str, read: Callable[[str], str]) -> str:
 
 
 def cmd_add(args: argparse.Namespace, read: Callable[[str], str] | None = None) -> int:
+    from bot.knowledge.store import add_entry, new_entry
+
     read = read or input
+    path = knowledge_path(args)
     interactive = sys.stdin.isatty() or args.interactive
     question, answer, alternates = args.question, args.answer, list(args.alternate or [])
     if (not question or not answer) and not interactive:
@@ -107,25 +112,46 @@ def cmd_add(args: argparse.Namespace, read: Callable[[str], str] | None = None) 
     entry = new_entry(question=question, answer=answer, alternates=alternates,
                       entry_id=args.id, tags=args.tag, source=args.source)
     try:
-        warnings = add_entry(args.file, entry, extra_checks=knowledge_checks)
+        warnings = add_entry(path, entry, extra_checks=knowledge_checks)
     except KnowledgeError as exc:
         _print_problems(exc.problems)
-        raise CliError(f"{args.file}: not changed ({len(errors_in(exc.problems))} error(s))"
+        raise CliError(f"{path}: not changed ({len(errors_in(exc.problems))} error(s))"
                        ) from exc
     _print_problems(warnings)
-    print(f"{args.file}: added entry {entry['id']!r}", file=sys.stderr)
+    print(f"{path}: added entry {entry['id']!r}", file=sys.stderr)
+    _refit(path)
     return EXIT_OK
+
+
+def _refit(path: Path) -> None:
+    """After an edit: refit the classifiers and recalibrate the thresholds for the new file
+    now (seconds), so the next start is fast and no manual step is needed."""
+    from bot.runtime import load_engine
+
+    try:
+        loaded = load_engine(path)
+    except KnowledgeError:  # cannot happen for a validated write; the next start reports it
+        return
+    for notice in loaded.notices:
+        print(notice, file=sys.stderr)
+
+
+def knowledge_path(args: argparse.Namespace) -> Path:
+    """--knowledge FILE (before or after the command), or the bundled file."""
+    return Path(args.knowledge) if getattr(args, "knowledge", None) else \
+        paths.DEFAULT_KNOWLEDGE
 
 
 def _load(args: argparse.Namespace):
     """Engine for --knowledge (or the bundled file); notices go to stderr once."""
     from bot.runtime import load_engine
 
+    path = knowledge_path(args)
     try:
-        loaded = load_engine(args.knowledge)
+        loaded = load_engine(path)
     except KnowledgeError as exc:
         _print_problems([p for p in exc.problems if p.severity == "error"], sys.stderr)
-        raise CliError(f"{args.knowledge}: cannot load the knowledge file") from exc
+        raise CliError(f"{path}: cannot load the knowledge file") from exc
     for notice in loaded.notices:
         print(f"note: {notice}", file=sys.stderr)
     return loaded.engine
@@ -161,19 +187,26 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.repl import Repl
+def chat_reloader(args: argparse.Namespace):
+    """What the terminal's /reload calls: a new engine and its notices, or None and the
+    errors (the old engine keeps serving)."""
     from bot.runtime import load_engine
-
-    engine = _load(args)
 
     def reload():
         try:
-            loaded = load_engine(args.knowledge)
+            loaded = load_engine(knowledge_path(args))
         except KnowledgeError as exc:
             return None, [str(p) for p in errors_in(exc.problems)]
         return loaded.engine, list(loaded.notices)
 
+    return reload
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.repl import Repl
+
+    engine = _load(args)
+    reload = chat_reloader(args)
     interactive = sys.stdin.isatty()
     if interactive:
         with contextlib.suppress(ImportError):
@@ -224,12 +257,14 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     from bot import review
     from bot.knowledge.edit import add_many_alternates
+    from bot.knowledge.store import atomic_write
     from bot.querylog import read_log
 
-    knowledge, problems = read_knowledge(args.knowledge)
+    path = knowledge_path(args)
+    knowledge, problems = read_knowledge(path)
     if knowledge is None:
         _print_problems(errors_in(problems), sys.stderr)
-        raise CliError(f"{args.knowledge}: cannot load the knowledge file")
+        raise CliError(f"{path}: cannot load the knowledge file")
     if args.apply:
         try:
             additions, questions = review.accepted(args.apply.read_text(encoding="utf-8"))
@@ -240,15 +275,16 @@ def cmd_review(args: argparse.Namespace) -> int:
             print(f"already there, skipped: {query!r}", file=sys.stderr)
         if additions:
             try:
-                _print_problems(add_many_alternates(args.knowledge, additions,
+                _print_problems(add_many_alternates(path, additions,
                                                     extra_checks=knowledge_checks))
             except KnowledgeError as exc:
                 _print_problems(exc.problems)
-                raise CliError(f"{args.knowledge}: not changed "
+                raise CliError(f"{path}: not changed "
                                f"({len(errors_in(exc.problems))} error(s))") from exc
         for entry_id, added in additions.items():
-            print(f"{args.knowledge}: {entry_id}: added {len(added)} alternate(s)",
-                  file=sys.stderr)
+            print(f"{path}: {entry_id}: added {len(added)} alternate(s)", file=sys.stderr)
+        if additions:
+            _refit(path)
         for question in questions:
             print(f"new question to write an answer for: python -m bot add --question "
                   f"{question!r}", file=sys.stderr)
@@ -277,21 +313,28 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_discord(args: argparse.Namespace) -> int:
     from bot.discord_app import runner  # imported here: discord.py is only needed for this
 
-    return runner.main(sync=args.sync, guild=args.guild, knowledge=args.knowledge)
+    return runner.main(sync=args.sync, guild=args.guild, knowledge=args.knowledge or None)
 
 
-def _knowledge_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--knowledge", type=Path, default=paths.DEFAULT_KNOWLEDGE,
-                        help="knowledge file (default: the bundled one)")
+def _knowledge_option(parser: argparse.ArgumentParser, *, main: bool = False) -> None:
+    # On the main parser it sets the default; on a command it only overrides when given
+    # (argparse would otherwise let the command's default undo `faqbot --knowledge F ask`).
+    parser.add_argument("--knowledge", "--file", dest="knowledge", type=Path, metavar="FILE",
+                        default=None if main else argparse.SUPPRESS,
+                        help="knowledge file (default: the bundled one; for discord: "
+                        "$FAQBOT_KNOWLEDGE or the bundled one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="faqbot", description="A retrieval FAQ chatbot over an editable knowledge file.")
+    _knowledge_option(parser, main=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="validate a knowledge file (errors and warnings)")
-    check.add_argument("file", nargs="?", type=Path, default=paths.DEFAULT_KNOWLEDGE)
+    check.add_argument("file", nargs="?", type=Path,
+                       help="knowledge file (default: --knowledge or the bundled one)")
+    _knowledge_option(check)
     check.set_defaults(handler=cmd_check)
 
     imp = sub.add_parser("import", help="turn a FAQ text document into a draft knowledge file")
@@ -310,8 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--id", help="stable id (default: made from the question)")
     add.add_argument("--tag", action="append", help="topic tag (repeatable)")
     add.add_argument("--source", help="where the answer comes from")
-    add.add_argument("--file", type=Path, default=paths.DEFAULT_KNOWLEDGE,
-                     help="knowledge file (default: the bundled one)")
+    _knowledge_option(add)
     add.add_argument("--interactive", action="store_true",
                      help="prompt for missing fields even when stdin is not a terminal")
     add.set_defaults(handler=cmd_add)
@@ -351,8 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="publish the slash commands, then exit (run once after changes)")
     disc.add_argument("--guild", type=int, metavar="ID",
                       help="with --sync: publish to this server only (instant)")
-    disc.add_argument("--knowledge", type=Path, metavar="FILE",
-                      help="knowledge file (default: $FAQBOT_KNOWLEDGE or the bundled one)")
+    _knowledge_option(disc)
     disc.set_defaults(handler=cmd_discord)
     return parser
 
@@ -360,8 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):  # no command: chat on the bundled knowledge
-        args = parser.parse_args(["chat", *(argv or [])])
+    if not getattr(args, "handler", None):  # no command: chat
+        args.handler = cmd_chat
     try:
         return args.handler(args)
     except CliError as exc:

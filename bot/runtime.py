@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,10 +27,10 @@ from bot import paths
 from bot.conversation.safety import SafetyNet
 from bot.engine.calibration import calibrate_thresholds
 from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
-from bot.engine.engine import Engine, FittedParts
+from bot.engine.engine import Engine, Examples, FittedParts
 from bot.engine.index import FaqIndex
 from bot.engine.model import DEFAULT_PARAMS, ModelParams, Thresholds, inputs_hash
-from bot.knowledge import errors_in, load_knowledge
+from bot.knowledge import Knowledge, errors_in, load_knowledge
 from bot.knowledge.paraphrases import paraphrases_path_for, read_paraphrases
 
 MAX_MODEL_BYTES = 4 * 2**20
@@ -47,15 +47,73 @@ class Loaded:
     notices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
 class Inputs:
-    """Everything an engine is fitted on, read from files."""
+    """The files an engine is fitted on besides the knowledge: its training paraphrases, its
+    own out-of-scope questions and the general ones shipped with the bot (each optional).
 
-    knowledge_path: Path
-    paraphrases: Mapping[str, tuple[str, ...]]
-    negatives: tuple[str, ...]
-    general_negatives: tuple[str, ...]
-    notices: tuple[str, ...] = ()
+    Read on first use: a start-up that finds a valid cache needs only their fingerprint
+    (their bytes), not their parsed contents.
+    """
+
+    def __init__(self, knowledge_path: Path, knowledge: Knowledge):
+        self.knowledge_path = Path(knowledge_path)
+        self.knowledge = knowledge
+        self.paths = (paraphrases_path_for(knowledge_path),
+                      paths.negatives_path_for(knowledge_path), paths.GENERAL_NEGATIVES)
+        self.notices: list[str] = []
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for path in self.paths:
+            try:
+                digest.update(path.read_bytes() if path.stat().st_size <= MAX_NEGATIVES_BYTES
+                              else b"too large")
+            except OSError:
+                digest.update(b"missing")
+            digest.update(b"\0")
+        return digest.hexdigest()[:16]
+
+    @functools.cached_property
+    def paraphrases(self) -> dict[str, tuple[str, ...]]:
+        found, problems = read_paraphrases(self.paths[0], self.knowledge)
+        if errors_in(problems):
+            self.notices.append(f"{errors_in(problems)[0]}: training paraphrases not used")
+            return {}
+        self.notices += [f"note: {p}" for p in problems][:3]
+        return found
+
+    @functools.cached_property
+    def negatives(self) -> tuple[str, ...]:
+        return self._negatives(self.paths[1], optional=True)
+
+    @functools.cached_property
+    def general_negatives(self) -> tuple[str, ...]:
+        return self._negatives(self.paths[2], optional=False)
+
+    def _negatives(self, path: Path, *, optional: bool) -> tuple[str, ...]:
+        try:
+            questions = read_negatives(path)
+        except FileNotFoundError:
+            if not optional:
+                self.notices.append(f"WARNING: {path}: missing; abstention is less well "
+                                    "calibrated")
+            return ()
+        except OSError as exc:
+            self.notices.append(f"{path}: cannot read ({exc.strerror or exc}); not used")
+            return ()
+        # Questions the conversation answers before retrieval (personal medical decisions,
+        # small talk) never reach the thresholds, so they do not calibrate them.
+        from bot.conversation.conversation import route_before_retrieval
+
+        return tuple(q for q in questions if route_before_retrieval(q) is None)
+
+    def examples(self) -> Examples:
+        return Examples(self.paraphrases, self.negatives, self.general_negatives)
+
+    def key(self, params: ModelParams) -> str:
+        """The fingerprint of everything matching is fitted on, for these weights' settings."""
+        return inputs_hash(self.knowledge, self.fingerprint, settings_of(params))
 
 
 def read_negatives(path: str | Path) -> list[str]:
@@ -65,40 +123,6 @@ def read_negatives(path: str | Path) -> list[str]:
         raise OSError(f"larger than {MAX_NEGATIVES_BYTES:,} bytes")
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
-def read_inputs(knowledge_path: Path, knowledge) -> Inputs:
-    """The paraphrases and out-of-scope questions for a knowledge file (each optional)."""
-    notices: list[str] = []
-    paraphrases, problems = read_paraphrases(paraphrases_path_for(knowledge_path), knowledge)
-    if errors_in(problems):
-        notices.append(f"{problems[0]}: training paraphrases not used")
-        paraphrases = {}
-    notices += [f"note: {p}" for p in problems if p.severity == "warning"][:3]
-    negatives: list[str] = []
-    path = paths.negatives_path_for(knowledge_path)
-    # Questions the conversation answers before retrieval (personal medical decisions, small
-    # talk) never reach the thresholds, so they do not calibrate them.
-    try:
-        negatives = read_negatives(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        notices.append(f"{path}: cannot read ({exc.strerror or exc}); not used")
-    try:
-        general = read_negatives(paths.GENERAL_NEGATIVES)
-    except OSError as exc:
-        general = []
-        notices.append(f"WARNING: {paths.GENERAL_NEGATIVES}: cannot read "
-                       f"({exc.strerror or exc}); abstention is less well calibrated")
-    return Inputs(Path(knowledge_path), paraphrases, _reaching(negatives), _reaching(general),
-                  tuple(notices))
-
-
-def _reaching(questions: list[str]) -> tuple[str, ...]:
-    from bot.conversation.conversation import route_before_retrieval
-
-    return tuple(q for q in questions if route_before_retrieval(q) is None)
 
 
 @functools.lru_cache(maxsize=4)
@@ -147,32 +171,29 @@ def load_engine(knowledge_path: str | Path = paths.DEFAULT_KNOWLEDGE,
     """Read, validate and index a knowledge file (raises KnowledgeError if it is invalid)."""
     knowledge_path = Path(knowledge_path)
     knowledge = load_knowledge(knowledge_path)
-    inputs = read_inputs(knowledge_path, knowledge)
+    inputs = Inputs(knowledge_path, knowledge)
     model_path = Path(model_path) if model_path else paths.model_path_for(knowledge_path)
     params, notices = load_params(model_path)
-    notices = inputs.notices + notices
-    key = inputs_hash(knowledge, inputs.paraphrases, inputs.negatives, inputs.general_negatives,
-                      settings_of(params))
-    if params.use_scope and not (inputs.negatives or inputs.general_negatives):
-        params = replace(params, use_scope=False, entry_softmax=False, scope_coef=(),
-                         scope_mean=(), scope_scale=())
+    key = inputs.key(params)
     index = FaqIndex().fit(knowledge.entries, knowledge.synonyms)
     cache_path = paths.cache_path_for(knowledge_path)
     cached = read_cache(cache_path, cache_key(key, params), index) if use_cache else None
-    common = {"negatives": inputs.negatives, "general_negatives": inputs.general_negatives,
-              "paraphrases": inputs.paraphrases, "index": index}
     if cached is not None:
         parts, thresholds = cached
-        engine = Engine(knowledge, replace(params, thresholds=thresholds), parts=parts,
-                        **common)
+        engine = Engine(knowledge, replace(params, thresholds=thresholds), index=index,
+                        parts=parts, read_examples=inputs.examples)
         if params.inputs_hash != key:
             notices += (_adapted_note(knowledge_path),)
         return Loaded(engine, notices)
     started = time.perf_counter()
-    engine = Engine(knowledge, params, **common)
+    if params.use_scope and not (inputs.negatives or inputs.general_negatives):
+        params = replace(params, use_scope=False, entry_softmax=False, scope_coef=(),
+                         scope_mean=(), scope_scale=())
+    engine = Engine(knowledge, params, index=index, read_examples=inputs.examples)
     if params.inputs_hash != key:  # trained on other inputs: recalibrate for these
         engine = engine.with_params(replace(params, thresholds=calibrate_thresholds(engine)))
         notices += (_adapted_note(knowledge_path, time.perf_counter() - started),)
+    notices = tuple(inputs.notices) + notices
     if use_cache:
         problem = write_cache(cache_path, cache_key(key, params), engine)
         if problem:

@@ -22,7 +22,6 @@ import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from bot.engine.index import FaqIndex, QueryVectors, cosine_scores
 from bot.engine.vectors import FastTfidf, TermDocuments, restore_vectorizer, vocabulary_terms
@@ -70,7 +69,7 @@ class EntryClassifier:
         char = self.char_.fit_transform(texts)
         self.fast_char_ = FastTfidf(self.char_)
         self.n_word_features_ = len(index.word_.vocabulary_)
-        model = LogisticRegression(C=self.C, max_iter=self.max_iter,
+        model = _logistic_regression(C=self.C, max_iter=self.max_iter,
                                    class_weight="balanced" if self.balanced else None)
         model.fit(sp.hstack([index.word_.transform(texts), char], format="csr"), labels)
         self.classes_ = model.classes_
@@ -141,7 +140,7 @@ class ScopeClassifier:
         X = sp.hstack([index.word_.transform(texts), index.char_.transform(texts)],
                       format="csr")
         y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
-        model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight="balanced")
+        model = _logistic_regression(C=self.C, max_iter=self.max_iter, class_weight="balanced")
         model.fit(X, y)
         self.coef_ = np.asarray(model.coef_[0], dtype=np.float64)
         self.intercept_ = float(model.intercept_[0])
@@ -209,3 +208,11 @@ class NearestNegative:
                                shape=shape)
         model.negatives_ = TermDocuments(matrix)
         return model
+
+
+def _logistic_regression(**options):
+    # Imported when fitting only: serving a fitted model never needs it, and the import costs
+    # a tenth of a second of start-up.
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(**options)

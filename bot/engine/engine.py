@@ -8,8 +8,9 @@ passed in already fitted (`parts`, restored from the cache by bot.runtime).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,17 @@ from bot.knowledge.model import Knowledge
 # A general negative this close (word cosine) to one of the knowledge's own phrasings is
 # about the knowledge's topic after all (a banking FAQ and a question about bank transfers).
 NEGATIVE_OVERLAP = 0.6
+
+
+@dataclass(frozen=True)
+class Examples:
+    """What the classifiers learn from besides the knowledge, as written: training
+    paraphrases (entry id -> texts), the knowledge's own out-of-scope questions and general
+    ones (set aside where they match the knowledge's own questions)."""
+
+    paraphrases: Mapping[str, Sequence[str]]
+    negatives: Sequence[str] = ()
+    general_negatives: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -88,18 +100,32 @@ class Engine:
     def __init__(self, knowledge: Knowledge, params: ModelParams = DEFAULT_PARAMS, *,
                  negatives: Sequence[str] = (), general_negatives: Sequence[str] = (),
                  paraphrases: Mapping[str, Sequence[str]] | None = None,
-                 index: FaqIndex | None = None, parts: FittedParts | None = None):
+                 index: FaqIndex | None = None, parts: FittedParts | None = None,
+                 read_examples: Callable[[], Examples] | None = None):
+        """`read_examples`, when given, supplies paraphrases and negatives on first need
+        instead (a cached engine never needs them, and reading them costs start-up time)."""
         self.knowledge = knowledge
         self.index = index or FaqIndex().fit(knowledge.entries, knowledge.synonyms)
-        self.training = TrainingTexts.build(self.index, knowledge, paraphrases, negatives,
-                                            general_negatives)
-        if params.use_scope and not self.training.negatives:
-            raise ValueError("this model needs out-of-scope questions to train its scope part")
+        self._read_examples = read_examples or (
+            lambda: Examples(paraphrases or {}, tuple(negatives), tuple(general_negatives)))
         self.params = params
-        self.parts = parts or fit_parts(self.index, self.training, params)
+        if parts is None:
+            if params.use_scope and not self.training.negatives:
+                raise ValueError("this model needs out-of-scope questions to train its scope "
+                                 "part")
+            parts = fit_parts(self.index, self.training, params)
+        self.parts = parts
         self.classifier = self.parts.classifier
         self.scope = self.parts.scope
         self.near_negative = self.parts.near_negative
+
+    @functools.cached_property
+    def training(self) -> TrainingTexts:
+        """What the classifiers learn from (normalized only when needed: a cached engine
+        never needs it, and normalizing every paraphrase costs a good part of a second)."""
+        examples = self._read_examples()
+        return TrainingTexts.build(self.index, self.knowledge, examples.paraphrases,
+                                   examples.negatives, examples.general_negatives)
 
     def with_params(self, params: ModelParams) -> Engine:
         """The same fitted engine with other weights or thresholds (same classifier use)."""

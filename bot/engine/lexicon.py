@@ -91,6 +91,34 @@ class ConceptLexicon:
         else:
             self.exact_.setdefault(parts[0], []).append(concept)
 
+    def compiled(self) -> dict:
+        """The fitted matching tables, JSON-ready (`from_compiled` takes them back without
+        redoing the work)."""
+        return {"names": list(self.names_), "exact": self.exact_, "prefix": self.prefix_,
+                "phrases": {k: [[list(parts), c] for parts, c in v]
+                            for k, v in self.phrases_.items()},
+                "unspaced": [[term, cs] for term, cs in self.unspaced_]}
+
+    @classmethod
+    def from_compiled(cls, data: Mapping) -> ConceptLexicon:
+        lexicon = cls({})
+        lexicon.names_ = tuple(str(n) for n in data["names"])
+        n = len(lexicon.names_)
+
+        def concepts(values) -> list[int]:
+            out = [int(c) for c in values]
+            if any(not 0 <= c < n for c in out):
+                raise ValueError("lexicon table names a concept that does not exist")
+            return out
+
+        lexicon.exact_ = {str(k): concepts(v) for k, v in data["exact"].items()}
+        lexicon.prefix_ = {str(k): concepts(v) for k, v in data["prefix"].items()}
+        lexicon.phrases_ = {str(k): [(tuple(str(p) for p in parts), concepts([c])[0])
+                                     for parts, c in v] for k, v in data["phrases"].items()}
+        lexicon.unspaced_ = [(str(term), concepts(cs)) for term, cs in data["unspaced"]]
+        lexicon.prefix_lengths_ = sorted({len(p) for p in lexicon.prefix_}, reverse=True)
+        return lexicon
+
     @property
     def n_concepts(self) -> int:
         return len(self.names_)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -197,17 +197,14 @@ def _digest(data) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def inputs_hash(knowledge: Knowledge, paraphrases: Mapping[str, Sequence[str]] | None,
-                negatives: Sequence[str], general_negatives: Sequence[str],
-                settings: Mapping | None = None) -> str:
+def inputs_hash(knowledge: Knowledge, files: str, settings: Mapping | None = None) -> str:
     """A fingerprint of everything matching is fitted on: entries and synonyms (not
-    comments), training paraphrases, out-of-scope questions, settings, feature version."""
+    comments), the other training files (`files`: a fingerprint of their bytes), settings
+    and the feature version."""
     return _digest({
         "synonyms": {k: list(v) for k, v in sorted(knowledge.synonyms.items())},
         "entries": [[e.id, list(e.phrasings), e.answer] for e in knowledge.entries],
-        "paraphrases": {k: list(v) for k, v in sorted((paraphrases or {}).items())},
-        "negatives": list(negatives), "general_negatives": list(general_negatives),
-        "settings": dict(settings or {}), "feature_version": FEATURE_VERSION,
+        "files": files, "settings": dict(settings or {}), "feature_version": FEATURE_VERSION,
     })
 
 

@@ -24,7 +24,6 @@ import scipy.sparse as sp
 from scipy.special import softmax
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from bot.engine.lexicon import ConceptLexicon, flatten, tokens
 from bot.engine.text import MAX_QUERY_CHARS, SpellingCorrector
@@ -34,6 +33,7 @@ LABELS = ("none", "concern", "crisis", "emergency")
 RISK_LEVELS = ("crisis", "emergency")
 FORMAT_VERSION = 1
 MAX_CONCEPT_COUNT = 3
+SPELLING_TARGETS = 3000
 # Concept pairs whose co-occurrence says more than either alone ("I" with "kill", "took" with
 # "all of them"); a linear model cannot form these products itself.
 CONCEPT_PAIRS = (
@@ -118,16 +118,26 @@ class RiskModel:
         flat = [flatten(t) for t in texts]
         self._fit_features(flat)
         y = np.asarray([LABELS.index(label) for label in labels])
-        model = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced")
+        model = _logistic_regression(C=self.C, max_iter=3000, class_weight="balanced")
         model.fit(self._matrix(flat), y, sample_weight=sample_weight)
         if list(model.classes_) != list(range(len(LABELS))):
             raise ValueError("the training messages must include every label: "
                              + ", ".join(LABELS))
         self._set_weights(model.coef_.T, model.intercept_)
-        vocabulary = {w for f in flat for w in tokens(f)}
-        vocabulary |= {w for w in self.lexicon_.exact_} | set(self.lexicon_.prefix_)
-        self.speller_ = SpellingCorrector(min_length=4, max_distance=2).fit(vocabulary)
+        self.speller_ = SpellingCorrector(min_length=4, max_distance=2).fit(
+            self._risk_words(), known={w for f in flat for w in tokens(f)})
         return self
+
+    def _risk_words(self, n: int = SPELLING_TARGETS) -> set[str]:
+        """What a misspelled word is corrected to: the lexicon's words and the single words
+        the model weighs most towards crisis or emergency. (Correcting towards every word of
+        the corpus would cost a second of start-up for nothing: only a misspelled risk word
+        changes the reading.)"""
+        terms = vocabulary_terms(self.word_.vocabulary_)
+        weights = self.coef_[self.n_char_:self.n_char_ + self.n_word_, 2:].max(axis=1)
+        single = [j for j in np.argsort(-weights) if " " not in terms[j] and terms[j].isalpha()]
+        return {terms[j] for j in single[:n]} | set(self.lexicon_.exact_) | set(
+            self.lexicon_.prefix_)
 
     def _fit_features(self, flat: list[str]) -> None:
         self.lexicon_ = ConceptLexicon(self.lexicon).fit()
@@ -221,13 +231,14 @@ class RiskModel:
                        "word_ngrams": list(self.word_ngrams), "min_df": self.min_df,
                        "concept_weight": self.concept_weight},
             "thresholds": asdict(self.thresholds),
-            "lexicon": self.lexicon,
+            "lexicon": self.lexicon_.compiled(),
             "char_vocabulary": vocabulary_terms(self.char_.vocabulary_),
             "char_idf": _encode(self.char_.idf_),
             "word_vocabulary": vocabulary_terms(self.word_.vocabulary_),
             "word_idf": _encode(self.word_.idf_),
             "coef": _encode(self.coef_), "intercept": _encode(self.intercept_),
-            "spelling_vocabulary": sorted(self.speller_.vocabulary_),
+            "spelling_targets": sorted(self.speller_.targets_),
+            "spelling_known": sorted(self.speller_.vocabulary_),
         }
 
     @classmethod
@@ -237,12 +248,12 @@ class RiskModel:
             if data.get("format") != FORMAT_VERSION or list(data["labels"]) != list(LABELS):
                 raise ValueError(f"unsupported risk model format (expected {FORMAT_VERSION})")
             params = data["params"]
-            model = cls(data["lexicon"], C=float(params["C"]),
+            model = cls({}, C=float(params["C"]),
                         char_ngrams=tuple(params["char_ngrams"]),
                         word_ngrams=tuple(params["word_ngrams"]), min_df=int(params["min_df"]),
                         concept_weight=float(params["concept_weight"]),
                         thresholds=RiskThresholds(**data["thresholds"]))
-            model.lexicon_ = ConceptLexicon(model.lexicon).fit()
+            model.lexicon_ = ConceptLexicon.from_compiled(data["lexicon"])
             model.char_ = restore_vectorizer(
                 _tfidf(analyzer="char_wb", ngram_range=model.char_ngrams),
                 data["char_vocabulary"], _decode(data["char_idf"]))
@@ -260,7 +271,7 @@ class RiskModel:
                 raise ValueError("risk model weights are not finite numbers")
             model._set_weights(coef, intercept)
             model.speller_ = SpellingCorrector(min_length=4, max_distance=2).fit(
-                data["spelling_vocabulary"])
+                data["spelling_targets"], known=data["spelling_known"])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a risk model: {type(exc).__name__} {exc}") from exc
         return model
@@ -296,3 +307,11 @@ def _decode(data: Mapping) -> np.ndarray:
         raise ValueError("risk model array has the wrong number of bytes")
     return np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float64 if len(shape) == 1
                                                                    else np.float32)
+
+
+def _logistic_regression(**options):
+    # Imported when fitting only: serving a fitted model never needs it, and the import costs
+    # a tenth of a second of start-up.
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(**options)

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import GroupKFold
 
 from bot.engine.risk import LABELS, RiskModel, RiskThresholds
 
@@ -51,6 +50,8 @@ def _quiet(stage: str, done: int, total: int) -> None:
 def out_of_fold_proba(examples: Sequence[SafetyExample], make: Callable[[], RiskModel], *,
                       folds: int = 5, progress: Progress = _quiet) -> np.ndarray:
     """P(label) for each example from a model trained without its writer-and-category group."""
+    from sklearn.model_selection import GroupKFold  # training only: slow to import
+
     texts = [e.text for e in examples]
     labels = [e.label for e in examples]
     groups = [e.group for e in examples]

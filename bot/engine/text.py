@@ -106,24 +106,33 @@ class SpellingCorrector:
         self.min_length = min_length
         self.max_distance = max_distance
 
-    def fit(self, vocabulary: Iterable[str]) -> SpellingCorrector:
-        """Learn the known words."""
-        self.vocabulary_ = frozenset(vocabulary)
-        # Symmetric-delete index: every known word under itself and each one-letter deletion,
-        # so a word one edit away is found by a few dictionary lookups, however large the
-        # vocabulary.
-        self.deletes_: dict[str, list[str]] = {}
-        # Two-edit corrections of long words scan the known words of similar length.
-        self.by_length_: dict[int, list[str]] = {}
-        for w in sorted(self.vocabulary_):
-            if not w.isalpha():
-                continue
-            if len(w) >= self.min_length - 1:
-                for key in {w, *_deletions(w)}:
-                    self.deletes_.setdefault(key, []).append(w)
-            self.by_length_.setdefault(len(w), []).append(w)
+    def fit(self, vocabulary: Iterable[str], known: Iterable[str] = ()) -> SpellingCorrector:
+        """Learn the words to correct to (`vocabulary`) and, besides those, words that are
+        right as they are and never corrected (`known`)."""
+        self.targets_ = frozenset(vocabulary)
+        self.vocabulary_ = self.targets_ | frozenset(known)
         self._corrections: dict[str, str] = {}
+        self._index: tuple[dict[str, list[str]], dict[int, list[str]]] | None = None
         return self
+
+    def _lookup(self) -> tuple[dict[str, list[str]], dict[int, list[str]]]:
+        """The symmetric-delete index (every target under itself and each one-letter
+        deletion, so a word one edit away is found by a few dictionary lookups, however large
+        the vocabulary) and the targets by length (two-edit corrections of long words scan
+        those of similar length). Built on the first unknown word: a session of known words
+        never pays for it."""
+        if self._index is None:
+            deletes: dict[str, list[str]] = {}
+            by_length: dict[int, list[str]] = {}
+            for w in sorted(self.targets_):
+                if not w.isalpha():
+                    continue
+                if len(w) >= self.min_length - 1:
+                    for key in {w, *_deletions(w)}:
+                        deletes.setdefault(key, []).append(w)
+                by_length.setdefault(len(w), []).append(w)
+            self._index = (deletes, by_length)
+        return self._index
 
     def correct(self, word: str) -> str:
         """The closest known word for an unknown one (or the word itself)."""
@@ -131,12 +140,13 @@ class SpellingCorrector:
             return word
         cached = self._corrections.get(word)
         if cached is None:
-            pool = {c for key in (word, *_deletions(word)) for c in self.deletes_.get(key, ())}
+            deletes, by_length = self._lookup()
+            pool = {c for key in (word, *_deletions(word)) for c in deletes.get(key, ())}
             best = process.extractOne(word, sorted(pool), scorer=OSA.distance, score_cutoff=1)
-            if best is None and len(word) >= 7 and self.by_length_:
+            if best is None and len(word) >= 7 and by_length:
                 cutoff = self.max_distance
                 near = [w for n in range(len(word) - cutoff, len(word) + cutoff + 1)
-                        for w in self.by_length_.get(n, ())]
+                        for w in by_length.get(n, ())]
                 best = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=cutoff)
             cached = best[0] if best else word
             if len(self._corrections) < 100_000:

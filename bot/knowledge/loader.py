@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml as pyyaml
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.knowledge.model import Entry, Knowledge
 from bot.knowledge.problems import KnowledgeError, Problem, errors_in
@@ -42,9 +40,12 @@ def phrasing_key(text: str) -> str:
     return _PUNCT.sub(" ", text.casefold()).strip()
 
 
-def _yaml() -> YAML:
+def _yaml():
     # The round-trip loader builds only plain mappings, sequences and scalars (no Python
-    # objects), like a safe loader, and keeps line numbers for messages.
+    # objects), like a safe loader, and keeps line numbers for messages. Imported here: the
+    # fast path at start-up never needs it.
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     return yaml
@@ -127,6 +128,8 @@ def parse_knowledge(text: str, *, path: str = "<memory>", precise: bool = False
             if not errors_in(out.problems):
                 return knowledge, out.problems
         out = _Collector(path)
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         data = _yaml().load(text)
     except MarkedYAMLError as exc:
