@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.conversation import Conversation
-from bot.discord_app.cog import Cooldown, FaqCog, cooldown_text
+from bot.discord_app.cog import Cooldown, FaqCog, tell_held
 from bot.discord_app.settings import Settings
 from bot.discord_app.views import send_private
 from bot.engine.engine import Engine
@@ -28,13 +28,15 @@ log = logging.getLogger(__name__)
 
 
 class FaqTree(app_commands.CommandTree):
-    """Turns command errors into short ephemeral notices; logs the unexpected ones."""
+    """Turns command errors into short ephemeral notices (a cooldown's only once per window);
+    logs the unexpected ones."""
 
     async def on_error(self, interaction: discord.Interaction,
                        error: app_commands.AppCommandError) -> None:
         if isinstance(error, Cooldown):
-            text = cooldown_text(error.retry_after)
-        elif isinstance(error, app_commands.CheckFailure):  # incl. MissingPermissions
+            await tell_held(interaction, error.retry_after, notify=error.notify)
+            return
+        if isinstance(error, app_commands.CheckFailure):  # incl. MissingPermissions
             text = "Only server managers (Manage Server) or the bot owner can do that."
         else:
             command = interaction.command.name if interaction.command else "?"
@@ -47,6 +49,7 @@ class FaqBot(commands.AutoShardedBot):
     """Answers from one knowledge file; never pings anyone; syncs commands only on request."""
 
     def __init__(self, service: ChatService, settings: Settings):
+        quiet_voice_warnings()
         intents = discord.Intents.default()
         intents.message_content = settings.message_content
         super().__init__(
@@ -115,6 +118,14 @@ class FaqBot(commands.AutoShardedBot):
         guild = discord.Object(id=guild_id)
         self.tree.copy_global_to(guild=guild)
         return await self.tree.sync(guild=guild)
+
+
+def quiet_voice_warnings() -> None:
+    """Drop discord.py's start-up warnings about missing voice libraries (PyNaCl, davey):
+    this bot has no voice features, so they only alarm whoever reads the log. They are
+    one-time flags on VoiceClient (`warn_nacl`, `warn_dave`, ...), all switched off here."""
+    for name in [n for n in vars(discord.VoiceClient) if n.startswith("warn_")]:
+        setattr(discord.VoiceClient, name, False)
 
 
 def _add_cog_now(bot: commands.Bot, cog: commands.Cog) -> None:

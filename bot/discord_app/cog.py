@@ -18,15 +18,17 @@ from rapidfuzz import fuzz, process, utils
 from bot.conversation import Reply
 from bot.discord_app.cooldown import UserCooldown
 from bot.discord_app.presenters import (
+    HELD_REACTION,
     Presented,
     browse_pages,
     clip,
+    cooldown_text,
     no_mentions,
     present,
     present_about,
-    present_notice,
+    present_unknown_tag,
 )
-from bot.discord_app.views import BrowseView, ReplyView, send_private
+from bot.discord_app.views import BrowseView, ReplyView, acknowledge_quietly, send_private
 
 if TYPE_CHECKING:
     from bot.discord_app.bot import FaqBot
@@ -37,16 +39,22 @@ PASSIVE_STATUSES = ("answer", "crisis")  # what the bot says unprompted in answe
 
 
 class Cooldown(app_commands.CheckFailure):
-    """The user asked too often; `retry_after` seconds remain."""
+    """The user asked too often; `retry_after` seconds remain. `notify` is False when the
+    user was already told in this window (the tree then answers without a message)."""
 
-    def __init__(self, retry_after: float):
+    def __init__(self, retry_after: float, *, notify: bool = True):
         super().__init__(f"on cooldown for {retry_after:.0f}s")
         self.retry_after = retry_after
+        self.notify = notify
 
 
-def cooldown_text(retry_after: float) -> str:
-    return (f"You're asking quickly! Please wait {max(round(retry_after), 1)} seconds before "
-            "the next question.")
+async def tell_held(interaction: discord.Interaction, retry_after: float, *, notify: bool
+                    ) -> None:
+    """The one ephemeral notice of a window, or a silent acknowledgement after it."""
+    if notify:
+        await send_private(interaction, cooldown_text(retry_after))
+    else:
+        await acknowledge_quietly(interaction)
 
 
 class FaqCog(commands.Cog):
@@ -106,7 +114,8 @@ class FaqCog(commands.Cog):
         """A suggestion/related/browse button: the stored entry's answer, no guessing."""
         wait = self.check_cooldown(interaction.user.id)
         if wait is not None:
-            await send_private(interaction, cooldown_text(wait))
+            await tell_held(interaction, wait,
+                            notify=self.cooldown.claim_notice(interaction.user.id))
             return
         reply = self.service.conversation.answer_entry(entry_id, route="followup")
         await self.respond(interaction, reply)
@@ -123,7 +132,7 @@ class FaqCog(commands.Cog):
             interaction.command.name == "ask" else ""
         wait = self.check_cooldown(interaction.user.id, question or "")
         if wait is not None:
-            raise Cooldown(wait)
+            raise Cooldown(wait, notify=self.cooldown.claim_notice(interaction.user.id))
         return True
 
     @app_commands.command(name="ask")
@@ -161,10 +170,11 @@ class FaqCog(commands.Cog):
         """Browse the stored questions, optionally by topic."""
         knowledge = self.knowledge
         tags = knowledge.tags
-        if tag and tag not in tags:
-            await send_private(interaction, f"No topic called “{clip(tag, 100)}”. Topics: "
-                               + ", ".join(tags) + ".")
-            return
+        if tag:
+            tag = {t.casefold(): t for t in tags}.get(tag.strip().casefold())
+            if tag is None:
+                await interaction.response.send_message(**present_unknown_tag(tags).kwargs())
+                return
         entries = [e for e in knowledge.entries if not tag or tag in e.tags]
         view = BrowseView(browse_pages(entries), self, title=knowledge.title, tag=tag,
                           owner_id=interaction.user.id, timeout=self.settings.view_timeout)
@@ -216,10 +226,12 @@ class FaqCog(commands.Cog):
         if not direct and message.channel.id not in self.settings.answer_channels:
             return
         text = strip_mention(message.content, me.id)
-        wait = self.check_cooldown(message.author.id, text)
-        if wait is not None:
-            if direct:  # in answer channels, stay quiet rather than scold
-                await self.send_reply(message, present_notice(cooldown_text(wait)), None)
+        if self.check_cooldown(message.author.id, text) is not None:
+            # A message can't be ephemeral, so a held mention or DM gets no reply: at most one
+            # reaction per window, which only adds to the user's own message. In answer
+            # channels the bot was not addressed, so it stays quiet.
+            if direct and self.cooldown.claim_notice(message.author.id):
+                await react(message, HELD_REACTION)
             return
         reply = await self.service.handle((message.author.id, message.channel.id), text)
         if not direct and reply.status not in PASSIVE_STATUSES:
@@ -242,6 +254,15 @@ class FaqCog(commands.Cog):
             return
         if view is not None:
             view.message = sent
+
+
+async def react(message: discord.Message, emoji: str) -> None:
+    """Add a reaction, if the bot may (it needs Add Reactions; a refusal is not worth a log
+    line above debug, and the bot must not fall back to a message)."""
+    try:
+        await message.add_reaction(emoji)
+    except discord.HTTPException as exc:
+        log.debug("could not react in channel %s: %s", message.channel.id, exc)
 
 
 _MENTION = re.compile(r"<@!?(\d+)>")

@@ -22,6 +22,9 @@ FIELD_NAME_MAX, FIELD_VALUE_MAX, CONTENT_MAX, EMBED_MAX = 256, 1024, 2000, 6000
 BUTTON_LABEL_MAX = 80
 PAGE_SIZE = 5
 
+# The one sign a held mention or DM gets: its author sees it, and the channel gets no message.
+HELD_REACTION = "\N{HOURGLASS WITH FLOWING SAND}"
+
 ANSWER_COLOUR = discord.Colour.blurple()
 CHOICE_COLOUR = discord.Colour.gold()
 INFO_COLOUR = discord.Colour.light_grey()
@@ -137,6 +140,19 @@ def present(reply: Reply, related: Sequence[Suggestion] = ()) -> Presented:
 def present_notice(text: str) -> Presented:
     """An error, refusal or cooldown notice: plain text, only for the person concerned."""
     return Presented(content=clip(text, CONTENT_MAX), ephemeral=True)
+
+
+def cooldown_text(retry_after: float) -> str:
+    return (f"You're asking quickly! Please wait {max(round(retry_after), 1)} seconds before "
+            "the next question.")
+
+
+def present_unknown_tag(tags: Sequence[str]) -> Presented:
+    """/faq with a topic that does not exist: the topics that do. What was typed is not
+    repeated: the bot would only be giving the user's text a stage."""
+    if not tags:
+        return present_notice("This FAQ has no topics: use /faq without a tag.")
+    return present_notice("There is no such topic. Topics: " + ", ".join(tags) + ".")
 
 
 def present_about(knowledge) -> Presented:

@@ -161,3 +161,20 @@ async def send_private(interaction: discord.Interaction, text: str) -> None:
                                                     allowed_mentions=no_mentions())
     except discord.HTTPException as exc:  # e.g. the interaction expired
         log.warning("could not send a notice: %s", exc)
+
+
+async def acknowledge_quietly(interaction: discord.Interaction) -> None:
+    """Answer an interaction without showing anything (a held request whose user was already
+    told to wait). Discord needs an answer within 3 s or shows "did not respond". A button
+    press is acknowledged without a message; a slash command has no silent answer, so its
+    "thinking…" placeholder (seen only by the user) is deleted at once."""
+    try:
+        if interaction.response.is_done():
+            return
+        if interaction.type is discord.InteractionType.component:
+            await interaction.response.defer()
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.delete_original_response()
+    except discord.HTTPException as exc:  # e.g. the interaction expired
+        log.debug("could not acknowledge a held interaction: %s", exc)
