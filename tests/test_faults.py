@@ -122,8 +122,9 @@ def test_interrupted_add_leaves_file_unchanged(tiny_file: Path, monkeypatch, tar
 
     monkeypatch.setattr(target, boom)
     entry = new_entry(question="Can I add milk to green tea?", answer="Yes, if you like it.")
-    with pytest.raises(OSError):
+    with pytest.raises(KnowledgeError) as info:  # one line for the CLI, not a traceback
         add_entry(tiny_file, entry)
+    assert len(info.value.problems) == 1
     assert tiny_file.read_bytes() == before
     assert _no_temp_files(tiny_file.parent)
 

@@ -1,4 +1,5 @@
-"""`add`: validated against the whole file first, then written atomically."""
+"""`add`: validated against the whole file first, then written atomically (the file's
+lock, symlinks, read-only files and killed writes: test_file_safety.py)."""
 
 from __future__ import annotations
 
@@ -62,10 +63,11 @@ def test_failure_in_the_middle_of_the_write_leaves_file_unchanged(tiny_file, mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, failing, boom)
-    with pytest.raises(OSError):
+    with pytest.raises(KnowledgeError, match="cannot write: No space left on device"):
         add_entry(tiny_file, new_entry(question="Is tea vegan?", answer="Plain tea is vegan."))
     assert tiny_file.read_bytes() == before
-    assert sorted(p.name for p in tiny_file.parent.iterdir()) == ["tea.yaml"]
+    # Only the lock file is new: it stays, so that waiting writers share one lock.
+    assert sorted(p.name for p in tiny_file.parent.iterdir()) == [".tea.yaml.lock", "tea.yaml"]
 
 
 def test_add_command_with_flags(tiny_file, capsys):

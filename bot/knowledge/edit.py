@@ -1,6 +1,6 @@
 """Add alternates to an existing entry as text, so every other byte of the file stays as it was
 (comments, order, quoting, wrapping); the whole new file is validated before it is written
-atomically, exactly like `add`.
+atomically, under the file's lock, exactly like `add` (store.edit_file).
 """
 
 from __future__ import annotations
