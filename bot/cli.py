@@ -1,16 +1,23 @@
 """The command line: `python -m bot` / `faqbot`. Thin: parse arguments, call the library,
-turn its exceptions into one-line messages and exit codes."""
+turn its exceptions into one-line messages and exit codes.
+
+Pipes are ordinary use: stdin is read as bytes decoded with replacement (one invalid byte
+costs that character, not the run), and a reader that stops early (`| head`) ends the
+command quietly instead of with a BrokenPipeError traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot import paths
 from bot.knowledge import KnowledgeError, Problem, errors_in, read_knowledge
+from bot.textio import read_lines
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -60,24 +67,29 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from bot.knowledge.importer import detect_layout, draft_knowledge, parse_faq
+    from bot.knowledge.importer import detect_layout, draft_knowledge, markdown_title, parse_faq
     from bot.knowledge.store import atomic_write
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"{args.file}: cannot read: {getattr(exc, 'strerror', None) or exc}"
-                       ) from exc
+    except OSError as exc:
+        raise CliError(f"{args.file}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:  # a draft must not carry U+FFFD for what was lost
+        raise CliError(f"{args.file}: cannot read: not UTF-8 (byte 0x{exc.object[exc.start]:02x} "
+                       f"at offset {exc.start}); save it as UTF-8 and import again") from exc
     pairs = parse_faq(text, layout=args.layout)
     if not pairs:
         raise CliError(f"{args.file}: no question/answer pairs found "
                        f"(layout {args.layout or detect_layout(text)})")
-    draft = draft_knowledge(pairs, title=args.title or Path(args.file).stem,
-                            source=Path(args.file).name)
+    title = args.title or markdown_title(text) or Path(args.file).stem
+    draft = draft_knowledge(pairs, title=title, source=Path(args.file).name)
     if args.output:
         if Path(args.output).exists() and not args.force:
             raise CliError(f"{args.output}: exists; pass --force to replace it")
-        atomic_write(Path(args.output), draft)
+        try:
+            atomic_write(Path(args.output), draft)
+        except OSError as exc:
+            raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from exc
         print(f"{args.output}: {len(pairs)} pairs imported", file=sys.stderr)
     else:
         sys.stdout.write(draft)
@@ -179,9 +191,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(reply.text)
         return EXIT_OK
     # Batch: one query per line in, one JSON object per line out, in order, flushed.
-    for number, line in enumerate(sys.stdin):
+    for number, line in enumerate(read_lines(sys.stdin)):
         key = "batch" if args.session else ("batch", number)
-        reply = conversation.reply(key, line.rstrip("\n"))
+        reply = conversation.reply(key, line)
         sys.stdout.write(json.dumps(reply.to_dict(), ensure_ascii=False) + "\n")
         sys.stdout.flush()
     return EXIT_OK
@@ -208,6 +220,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
     engine = _load(args)
     reload = chat_reloader(args)
     interactive = sys.stdin.isatty()
+    # Typed lines too (input() decodes with the stream's `errors`): an invalid byte becomes
+    # U+FFFD, not a UnicodeDecodeError or, under a C locale, a lone surrogate.
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdin.reconfigure(errors="replace")
     if interactive:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
@@ -316,6 +332,33 @@ def cmd_discord(args: argparse.Namespace) -> int:
     return runner.main(sync=args.sync, guild=args.guild, knowledge=args.knowledge or None)
 
 
+EVAL_HELP = """\
+Measure the bot on labelled queries. LABELLED is one of three things:
+
+1. A labelled query file, JSON Lines (UTF-8, one object per line):
+     {"query": "how much does it cost", "expect": "answer", "seed": [12]}
+     {"query": "what's the capital of peru", "expect": "abstain"}
+   query   the message, as a user would type it (required)
+   expect  answer  - the bot should answer; `seed` (required for these rows) lists the
+                     numbers, from 1, of the acceptable question/answer pairs in
+                     knowledge/sources/ketamine_faq_seed.txt, in file order
+           abstain - out of scope: the bot should neither answer nor offer choices
+           crisis  - the reply must lead with crisis resources (988 / 911)
+           safe    - hostile input: any reply that is non-empty, bounded, with no live
+                     mass mention and no link copied from the message
+
+2. A safety set, JSON Lines, where every row's `expect` is crisis, emergency, concern or
+   none (at least one row not crisis):
+     {"query": "...", "expect": "concern", "category": "self-harm", "lang": "en"}
+   category, lang  optional; figures are broken down by them. No message text is
+                   printed, only rates.
+
+3. A benchmark folder holding faq.jsonl ({"id", "question", "alternates", "answer"}) and
+   queries_<split>.jsonl ({"query", "expected": [entry ids]}; [] = out of scope), with an
+   optional queries_train_oos.jsonl of out-of-scope queries used for calibration.
+"""
+
+
 def _knowledge_option(parser: argparse.ArgumentParser, *, main: bool = False) -> None:
     # On the main parser it sets the default; on a command it only overrides when given
     # (argparse would otherwise let the command's default undo `faqbot --knowledge F ask`).
@@ -371,8 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     _knowledge_option(chat)
     chat.set_defaults(handler=cmd_chat)
 
-    evaluate = sub.add_parser("eval", help="measure on a labelled JSONL file or benchmark folder")
-    evaluate.add_argument("file", type=Path)
+    evaluate = sub.add_parser("eval", help="measure on a labelled JSONL file or benchmark folder",
+                              description=EVAL_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluate.add_argument("file", type=Path, metavar="LABELLED",
+                          help="labelled JSONL file or benchmark folder (see above)")
     evaluate.add_argument("--figures-only", action="store_true",
                           help="print figures only, no failing queries (for blind sets)")
     _knowledge_option(evaluate)
@@ -398,13 +444,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stdout_to_devnull() -> None:
+    """After a broken pipe: point stdout at /dev/null, so the interpreter's flush at exit
+    does not fail (and print a second traceback) on what is still buffered."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # no real stdout: nothing to do
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # the reader has gone (`| head`): what it wanted, it has
+        _stdout_to_devnull()
+        return EXIT_OK
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
     if not getattr(args, "handler", None):  # no command: chat
         args.handler = cmd_chat
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, so a closed pipe is met inside main's try, not at exit
+        return code
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code

@@ -2,8 +2,9 @@
 feedback, appended to a local JSONL file so `python -m bot review` can suggest improvements.
 
 Privacy: no user, guild or channel ids are ever written, and the query text is scrubbed of
-e-mail addresses, phone numbers and mentions. The log is size-bounded with rotation, and a
-write that fails is dropped (and counted) instead of disturbing the reply.
+e-mail addresses, phone numbers, mentions, long ids, invite links and URLs' query strings.
+The log is size-bounded with rotation, and a write that fails is dropped (and counted)
+instead of disturbing the reply: no input, however long or malformed, can fail a reply.
 """
 
 from __future__ import annotations
@@ -21,18 +22,54 @@ from bot.engine.text import strip_invisible
 
 log = logging.getLogger(__name__)
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<!\w)(?:\+?\d[\s().-]*){7,15}\d(?!\w)")
-_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b|@[\w.]{2,32}", re.IGNORECASE)
+MAX_SCRUB_CHARS = 2000  # scrubbed at most; the log keeps 500 (see `scrub`)
 LOGGED_STATUSES = ("unknown", "clarify")
 
+# Every pattern runs in time linear in its input (and `scrub` bounds the input as well).
+# Python's `re` backtracks and tries every start position, so in each pattern (a) a part
+# that can scan far is reached only where a match can begin (after a lookbehind, or after
+# '<', '?', '@' or a URL's prefix), and other attempts fail within a bounded number of
+# characters ({0,15}, {2,32}, a literal); (b) runs are consumed possessively (`++`, `*+`:
+# never given back, so a failing attempt is not retried shorter). The old e-mail pattern
+# broke (a): on "aaaa…" every position began a scan to the end of the text: quadratic.
+_INVITE = re.compile(  # first: the URL rule below would keep an invite's code (its path)
+    r"(?:https?://)?(?:www\.)?(?:discord(?:app)?\.com/invite|discord\.gg)/\S*+",
+    re.IGNORECASE)
+# A URL keeps scheme, host and path; credentials (user:pass@) and the query string or
+# fragment (?token=…, #access_token=…) go. It never fails once its prefix matched, so
+# matches never overlap and each character is scanned once.
+_URL = re.compile(r"\b(?P<scheme>[a-z][a-z0-9+.-]{0,15}://|www\.)(?:[^\s/?#@]*+@)?+"
+                  r"(?P<rest>[^\s?#]*+)(?:[?#]\S*+)?", re.IGNORECASE)
+_QUERY = re.compile(r"(?<=[\w/])\?[\w.%-]++=\S*+")  # a bare link's query: site.com/x?token=
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++")
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d++>|@(?:everyone|here)\b|@[\w.]{2,32}", re.IGNORECASE)
+_LONG_ID = re.compile(r"(?<!\d)\d{17,}+")  # Discord snowflakes (17-20 digits) and longer
+# 7 or more digits with short separators: 555-1234, (555) 123-4567, +1 555 123 4567, and
+# card or account numbers too. An attempt starts only after a non-word character; one that
+# fails has scanned on, past its 7th digit, only through digits followed by digits, where
+# no other attempt can start, so at most 7 attempts rescan such a stretch: linear.
+_PHONE = re.compile(r"(?<![\w+(])[+(]?+\d(?:[\s().-]{0,3}+\d){6,}(?!\w)")
+_RULES = ((_INVITE, "[invite]"), (_URL, r"\g<scheme>\g<rest>"), (_QUERY, ""),
+          (_EMAIL, "[email]"), (_MENTION, "[mention]"), (_LONG_ID, "[id]"), (_PHONE, "[phone]"))
 
-def scrub(text: str) -> str:
-    """The query without e-mail addresses, phone numbers or mentions (zero-width characters
-    are removed first: "@\u200beveryone" is still a mention)."""
-    text = _EMAIL.sub("[email]", strip_invisible(text))
-    text = _MENTION.sub("[mention]", text)
-    return _PHONE.sub("[phone]", text)
+
+def scrub(text: str, *, limit: int | None = MAX_SCRUB_CHARS) -> str:
+    """The query without invite links, URL credentials and query strings, e-mail addresses,
+    mentions, long ids and phone numbers (zero-width characters are removed first:
+    "@\u200beveryone" is still a mention).
+
+    Only the first `limit` characters are scrubbed (None: all); the log keeps fewer. The
+    cut-off word and the digits just before it are dropped too: half an address or number
+    would not match its rule and would be left in.
+    """
+    if limit is not None and len(text) > limit:
+        text = text[:limit]
+        space = text.rfind(" ")
+        text = (text[:space] if space > 0 else text).rstrip("0123456789 \t().+-")
+    text = strip_invisible(text)
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 READ_BACKUPS = 9  # read_log takes up to this many rotated files, whatever a writer kept
@@ -79,11 +116,13 @@ class QueryLog:
 
     def _write(self, record: dict) -> None:
         record = {"time": round(self.clock(), 3), **record}
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        # Encoded here with replacement: a lone surrogate (from a broken client or a
+        # surrogate-escaped argument) becomes "?" instead of raising UnicodeEncodeError.
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "replace")
         try:
             with self._lock:
-                self._rotate_if_needed(len(line.encode("utf-8")))
-                with self.path.open("a", encoding="utf-8") as handle:
+                self._rotate_if_needed(len(line))
+                with self.path.open("ab") as handle:
                     handle.write(line)
         except OSError as exc:
             self.dropped += 1

@@ -52,3 +52,83 @@ def test_import_command_writes_a_draft(tmp_path, capsys):
     assert "35 pairs imported" in capsys.readouterr().err
     assert main(["check", str(out)]) == 0
     assert main(["import", str(SEED_COPY), "-o", str(out)]) == 1  # no silent overwrite
+
+
+MARKDOWN_FAQ = """\
+# **Tea** Questions
+
+Everything about tea.
+
+## **Is tea good for me?**
+Yes, *mostly*: it has
+`L-theanine` and **antioxidants**.
+
+Things to watch:
+
+- caffeine, which
+  keeps some people awake
+- sugar, if you add it
+  * honey counts too
+
+## How do I brew it?
+1. Boil the water.
+2. Steep for *three* minutes.
+3) Remove the bag.
+"""
+
+
+def test_markdown_lists_stay_lists_and_emphasis_stays_markdown():
+    pairs = parse_faq(MARKDOWN_FAQ)
+    assert [p.question for p in pairs] == ["Is tea good for me?", "How do I brew it?"]
+    assert pairs[0].answer == (
+        "Yes, *mostly*: it has `L-theanine` and **antioxidants**.\n\n"
+        "Things to watch:\n\n"
+        "- caffeine, which keeps some people awake\n"
+        "- sugar, if you add it\n"
+        "  * honey counts too")
+    assert pairs[1].answer == ("1. Boil the water.\n2. Steep for *three* minutes.\n"
+                               "3) Remove the bag.")
+
+
+def test_import_takes_the_h1_as_title_and_the_file_keeps_lists(tmp_path, capsys):
+    source, out = tmp_path / "tea-faq.md", tmp_path / "draft.yaml"
+    source.write_text(MARKDOWN_FAQ, encoding="utf-8")
+    assert main(["import", str(source), "-o", str(out)]) == 0
+    knowledge, problems = parse_knowledge(out.read_text(encoding="utf-8"))
+    assert knowledge is not None, problems
+    assert knowledge.title == "**Tea** Questions"  # not "tea-faq"
+    assert [e.answer for e in knowledge.entries] == [p.answer for p in parse_faq(MARKDOWN_FAQ)]
+    assert "      - caffeine, which keeps some people awake\n" in out.read_text()  # readable
+    assert main(["import", str(source), "--title", "Mine", "-o", str(out), "--force"]) == 0
+    assert parse_knowledge(out.read_text(encoding="utf-8"))[0].title == "Mine"
+
+
+def test_a_document_without_h1_is_titled_by_its_file_name(tmp_path):
+    source, out = tmp_path / "tea-faq.md", tmp_path / "draft.yaml"
+    source.write_text(MARKDOWN_FAQ.replace("# **Tea** Questions\n", ""), encoding="utf-8")
+    assert main(["import", str(source), "-o", str(out)]) == 0
+    assert parse_knowledge(out.read_text(encoding="utf-8"))[0].title == "tea-faq"
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_unreadable_or_unwritable_paths_are_one_line_errors(tmp_path, capsys):
+    source = tmp_path / "faq.md"
+    source.write_text(MARKDOWN_FAQ, encoding="utf-8")
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("", encoding="utf-8")
+    assert main(["import", str(source), "-o", str(a_file / "draft.yaml")]) == 1
+    assert "cannot write" in _one_line_error(capsys)
+    assert main(["import", str(source), "-o", str(tmp_path), "--force"]) == 1  # a folder
+    assert "cannot write" in _one_line_error(capsys)
+    assert main(["import", str(tmp_path)]) == 1
+    assert "cannot read" in _one_line_error(capsys)
+    assert main(["import", str(tmp_path / "missing.md")]) == 1
+    assert "cannot read" in _one_line_error(capsys)
+    (tmp_path / "latin1.md").write_bytes(b"## Caf\xe9?\nYes.\n")
+    assert main(["import", str(tmp_path / "latin1.md")]) == 1
+    assert "cannot read" in _one_line_error(capsys)

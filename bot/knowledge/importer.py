@@ -2,6 +2,10 @@
 
 Three layouts are recognised: Markdown (`## question` headings), `Q: ... / A: ...` text, and the
 scraped "people also ask" layout (a line ending in "?" followed by its answer lines).
+
+Answers keep their shape: wrapped lines are joined into one line per paragraph, but list items
+stay one per line and paragraphs stay apart, and Markdown emphasis is kept as written (the
+Discord and terminal interfaces show it).
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ruamel.yaml import YAML
-from ruamel.yaml.scalarstring import FoldedScalarString
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from bot.knowledge.loader import phrasing_key
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>\S.*?)\s*#*\s*$")
 _Q_LINE = re.compile(r"^\s*(?:Q|Question)\s*[:.)]\s*(?P<text>.*)$", re.IGNORECASE)
 _A_LINE = re.compile(r"^\s*(?:A|Answer)\s*[:.)]\s*(?P<text>.*)$", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^(?P<indent>\s*)(?:[-*+]|\d{1,9}[.)])\s+\S")
+_WRAPPED = re.compile(r"^(\*\*|__|\*|_)(?P<text>\S.*\S|\S)\1$")  # **a whole heading**
 MAX_QUESTION_WORDS = 30  # longer lines ending in "?" are answer text, not questions
 DEFAULT_DISCLAIMER = ("This is general information, not medical advice. Talk to your own "
                       "clinician before making any decision about treatment.")
@@ -33,11 +39,29 @@ class FaqPair:
     line: int
 
 
+def _heading(line: str) -> str | None:
+    """A Markdown heading's text (emphasis around the whole of it removed), or None."""
+    match = _HEADING.match(line)
+    if not match:
+        return None
+    text = match.group("text")
+    wrapped = _WRAPPED.match(text)
+    return wrapped.group("text") if wrapped else text
+
+
+def markdown_title(text: str) -> str | None:
+    """The document's first `# H1` heading that is not a question, if any."""
+    for line in text.splitlines():
+        title = _heading(line)
+        if title and line.lstrip().startswith("# ") and not title.endswith("?"):
+            return title
+    return None
+
+
 def detect_layout(text: str) -> str:
     """'markdown', 'qa' or 'lines' (question lines ending in '?')."""
     lines = text.splitlines()
-    if sum(bool(_HEADING.match(line)) for line in lines) >= 1 and any(
-            _HEADING.match(line) and line.rstrip().endswith("?") for line in lines):
+    if any((_heading(line) or "").endswith("?") for line in lines):
         return "markdown"
     if any(_Q_LINE.match(line) for line in lines) and any(_A_LINE.match(line) for line in lines):
         return "qa"
@@ -53,6 +77,30 @@ def parse_faq(text: str, *, layout: str | None = None) -> list[FaqPair]:
 
 def _join(parts: list[str]) -> str:
     return " ".join(" ".join(part.split()) for part in parts if part.strip())
+
+
+def _answer_text(lines: list[str]) -> str:
+    """Answer lines as text: a paragraph's wrapped lines joined into one line, each list item
+    on its own line (its wrapped lines joined to it; nesting kept as relative indentation),
+    a blank line between paragraphs."""
+    items = [m for m in map(_LIST_ITEM.match, lines) if m]
+    base = min((len(m.group("indent").expandtabs(4)) for m in items), default=0)
+    blocks: list[list[str]] = [[]]
+    for line in lines:
+        if not line.strip():
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        text = " ".join(line.split())
+        item = _LIST_ITEM.match(line)
+        if item:
+            indent = len(item.group("indent").expandtabs(4)) - base
+            blocks[-1].append(" " * max(indent, 0) + text)
+        elif blocks[-1]:
+            blocks[-1][-1] += " " + text  # a wrapped line of a paragraph or of a list item
+        else:
+            blocks[-1].append(text)
+    return "\n\n".join("\n".join(block) for block in blocks if block)
 
 
 def _is_question_line(line: str) -> bool:
@@ -72,10 +120,10 @@ def _split_at(lines: list[str], boundary: Callable[[str], str | None]) -> list[F
                 answer.append(line)
             continue
         if question is not None:
-            pairs.append(FaqPair(question, _join(answer), start))
+            pairs.append(FaqPair(question, _answer_text(answer), start))
         question, start, answer = (found or None), number, []
     if question is not None:
-        pairs.append(FaqPair(question, _join(answer), start))
+        pairs.append(FaqPair(question, _answer_text(answer), start))
     return pairs
 
 
@@ -84,10 +132,9 @@ def _parse_lines(lines: list[str]) -> list[FaqPair]:
 
 
 def _markdown_boundary(line: str) -> str | None:
-    match = _HEADING.match(line)
-    if not match:
+    text = _heading(line)
+    if text is None:
         return None
-    text = match.group("text")
     return text if text.endswith("?") else ""
 
 
@@ -103,7 +150,7 @@ def _parse_qa(lines: list[str]) -> list[FaqPair]:
 
     def flush() -> None:
         if question is not None:
-            pairs.append(FaqPair(_join(question), _join(answer or []), start))
+            pairs.append(FaqPair(_join(question), _answer_text(answer or []), start))
 
     for number, line in enumerate(lines, start=1):
         q, a = _Q_LINE.match(line), _A_LINE.match(line)
@@ -132,6 +179,14 @@ def slugify(text: str, *, max_length: int = 60) -> str:
     return slug or "entry"
 
 
+def _block(answer: str) -> FoldedScalarString | LiteralScalarString:
+    """Folded YAML (rewrapped to the width) for paragraphs; literal (lines as they are) once
+    there is a single line break, as in a list: folded style would have to double it."""
+    if re.search(r"(?<!\n)\n(?!\n)", answer):
+        return LiteralScalarString(answer)
+    return FoldedScalarString(answer)
+
+
 def draft_knowledge(pairs: list[FaqPair], *, title: str, source: str) -> str:
     """A knowledge-file draft (YAML text) holding the pairs, ready for editing and `check`."""
     used: set[str] = set()
@@ -141,7 +196,7 @@ def draft_knowledge(pairs: list[FaqPair], *, title: str, source: str) -> str:
         same = by_question.get(phrasing_key(pair.question))
         if same is not None:
             # A repeated question keeps one entry holding both answers, so none is lost.
-            same["answer"] = FoldedScalarString(f"{same['answer']}\n\n{pair.answer}")
+            same["answer"] = _block(f"{same['answer']}\n\n{pair.answer}")
             same["source"] += f" + line {pair.line}"
             continue
         base = slug = slugify(pair.question)
@@ -150,7 +205,7 @@ def draft_knowledge(pairs: list[FaqPair], *, title: str, source: str) -> str:
             slug, counter = f"{base}-{counter}", counter + 1
         used.add(slug)
         entries.append({"id": slug, "question": pair.question, "alternates": [],
-                        "answer": FoldedScalarString(pair.answer),
+                        "answer": _block(pair.answer),
                         "source": f"{source} line {pair.line}"})
         by_question[phrasing_key(pair.question)] = entries[-1]
     document = {"title": title, "description": f"Imported from {source}.",
