@@ -26,7 +26,7 @@ import numpy as np
 from bot import paths
 from bot.conversation.safety import SafetyNet
 from bot.engine.calibration import calibrate_thresholds
-from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
+from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier, TextFeatures
 from bot.engine.engine import Engine, Examples, FittedParts
 from bot.engine.index import FaqIndex
 from bot.engine.model import DEFAULT_PARAMS, ModelParams, Thresholds, inputs_hash
@@ -36,7 +36,7 @@ from bot.knowledge.paraphrases import paraphrases_path_for, read_paraphrases
 MAX_MODEL_BYTES = 4 * 2**20
 MAX_CACHE_BYTES = 512 * 2**20
 MAX_NEGATIVES_BYTES = 8 * 2**20
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ class Inputs:
         self.knowledge_path = Path(knowledge_path)
         self.knowledge = knowledge
         self.paths = (paraphrases_path_for(knowledge_path),
-                      paths.negatives_path_for(knowledge_path), paths.GENERAL_NEGATIVES)
+                      paths.negatives_path_for(knowledge_path), paths.GENERAL_NEGATIVES,
+                      paths.SUBJECTS)
         self.notices: list[str] = []
 
     @functools.cached_property
@@ -107,6 +108,16 @@ class Inputs:
         from bot.conversation.conversation import route_before_retrieval
 
         return tuple(q for q in questions if route_before_retrieval(q) is None)
+
+    @functools.cached_property
+    def subjects(self) -> tuple[str, ...]:
+        """Names of drugs, therapies and products (bot/data/subjects.txt)."""
+        try:
+            return tuple(read_negatives(paths.SUBJECTS))  # the same one-per-line format
+        except OSError as exc:
+            self.notices.append(f"WARNING: {paths.SUBJECTS}: cannot read "
+                                f"({exc.strerror or exc}); answerability features are off")
+            return ()
 
     def examples(self) -> Examples:
         return Examples(self.paraphrases, self.negatives, self.general_negatives)
@@ -175,7 +186,8 @@ def load_engine(knowledge_path: str | Path = paths.DEFAULT_KNOWLEDGE,
     model_path = Path(model_path) if model_path else paths.model_path_for(knowledge_path)
     params, notices = load_params(model_path)
     key = inputs.key(params)
-    index = FaqIndex().fit(knowledge.entries, knowledge.synonyms)
+    index = FaqIndex(subjects=inputs.subjects).fit(knowledge.entries, knowledge.synonyms,
+                                                   title=knowledge.title)
     cache_path = paths.cache_path_for(knowledge_path)
     cached = read_cache(cache_path, cache_key(key, params), index) if use_cache else None
     if cached is not None:
@@ -217,8 +229,8 @@ def write_cache(path: Path, key: str, engine: Engine) -> str | None:
                                         engine.params.thresholds.margin,
                                         engine.params.thresholds.clarify,
                                         engine.params.thresholds.suggest])}
-    for name, part in (("classifier", engine.classifier), ("scope", engine.scope),
-                       ("near", engine.near_negative)):
+    for name, part in (("features", engine.parts.features), ("classifier", engine.classifier),
+                       ("scope", engine.scope), ("near", engine.near_negative)):
         if part is not None:
             arrays.update({f"{name}.{k}": v for k, v in part.to_arrays().items()})
     try:
@@ -252,13 +264,21 @@ def read_cache(path: Path, key: str, index: FaqIndex
         th = [float(v) for v in arrays["thresholds"]]
         thresholds = Thresholds(answer=th[0], margin=th[1], clarify=th[2], suggest=th[3])
 
-        def part(name, cls):
-            group = {k.split(".", 1)[1]: v for k, v in arrays.items()
-                     if k.startswith(f"{name}.")}
-            return cls.from_arrays(index, group) if group else None
+        def group(name: str) -> dict:
+            return {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{name}.")}
 
-        parts = FittedParts(part("classifier", EntryClassifier), part("scope", ScopeClassifier),
-                            part("near", NearestNegative))
+        stored = group("features")
+        features = TextFeatures.from_arrays(stored) if stored else None
+        n_features = features.n_word_ + features.n_char_ if features else 0
+        parts = FittedParts(
+            features,
+            EntryClassifier.from_arrays(group("classifier"), n_features)
+            if group("classifier") else None,
+            ScopeClassifier.from_arrays(group("scope"), n_features) if group("scope") else None,
+            NearestNegative.from_arrays(group("near"), features.n_char_)
+            if group("near") and features else None)
+        if parts.classifier is not None and parts.classifier.n_entries_ != index.n_entries:
+            return None
     except (KeyError, ValueError, TypeError, IndexError):
         return None
     return parts, thresholds

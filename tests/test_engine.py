@@ -9,12 +9,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from bot.engine.decide import Scored, decide
 from bot.engine.engine import Engine
-from bot.engine.index import FaqIndex
+from bot.engine.index import FEATURES, FaqIndex
 from bot.engine.model import DEFAULT_PARAMS, ModelParams, Thresholds
 from bot.engine.text import Normalizer, clean, words
 from bot.engine.vectors import FastTfidf
@@ -167,6 +168,9 @@ def test_model_file_round_trip_and_errors():
     assert "import pickle" not in sources and "joblib" not in sources
 
 
+N = len(FEATURES)
+
+
 def _model_with(**changes) -> str:
     data = json.loads(DEFAULT_PARAMS.to_json())
     for key, value in changes.items():
@@ -181,14 +185,14 @@ def _model_with(**changes) -> str:
 @pytest.mark.parametrize(("text", "reason"), [
     ("null", "not a model file"), ("1", "not a model file"), ('"x"', "not a model file"),
     ("[" * 5000, "not JSON"), ('{"format": 2, "coef": ' + "9" * 5000 + "}", "not JSON"),
-    (_model_with(coef=[float("nan")] * 16), "coef must be a finite number"),
+    (_model_with(coef=[float("nan")] * N), "coef must be a finite number"),
     (_model_with(intercept=float("inf")), "intercept must be a finite number"),
-    (_model_with(scale=[0.0] * 16), "scale must be a finite positive number"),
+    (_model_with(scale=[0.0] * N), "scale must be a finite positive number"),
     (_model_with(**{"thresholds.answer": "high"}), "threshold answer must be a number"),
     (_model_with(**{"thresholds.margin": -0.5}), "threshold margin must be a number"),
     (_model_with(use_scope="yes"), "use_scope must be true or false"),
     (_model_with(classifier_c=-1), "classifier_c must be a finite positive number"),
-    (_model_with(coef=[1.0]), "coef must be a list of 16 numbers"),
+    (_model_with(coef=[1.0]), f"coef must be a list of {N} numbers"),
 ])
 def test_every_model_field_is_checked_with_a_one_line_reason(text, reason):
     with pytest.raises(ValueError, match=reason) as caught:
@@ -196,7 +200,7 @@ def test_every_model_field_is_checked_with_a_one_line_reason(text, reason):
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("content", ["null", "1", '"x"', _model_with(coef=[float("nan")] * 16),
+@pytest.mark.parametrize("content", ["null", "1", '"x"', _model_with(coef=[float("nan")] * N),
                                      _model_with(**{"thresholds.answer": -3})])
 def test_a_broken_model_file_gives_a_note_and_safe_weights(tiny_file, content):
     model = tiny_file.with_name("tea.model.json")
@@ -262,23 +266,33 @@ def test_bad_eval_files_are_one_line_errors(tmp_path, capsys, content, message):
 
 
 def _fitted_classifiers(tiny):
-    from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
+    from bot.engine.classifier import (
+        EntryClassifier,
+        NearestNegative,
+        ScopeClassifier,
+        TextFeatures,
+    )
 
     index = FaqIndex().fit(tiny.entries, tiny.synonyms)
     texts, labels = index.phrasing_norm_, index.phrasing_entry_
     negatives = [index.normalizer_(q) for q in ["weather in paris", "football scores",
                                                 "hello there", "who won the election",
                                                 "recipe for bread"]]
-    return (index, EntryClassifier().fit(index, texts, labels),
-            ScopeClassifier().fit(index, texts, negatives), NearestNegative().fit(index, negatives))
+    features = TextFeatures().fit(texts + negatives)
+    pos, neg = features.rows(texts, batch=True), features.rows(negatives, batch=True)
+    both = sp.vstack([pos.select(), neg.select()], format="csr")
+    return (index, features, EntryClassifier().fit(pos.select(), labels, index.n_entries),
+            ScopeClassifier().fit(both, [True] * len(texts) + [False] * len(negatives)),
+            NearestNegative().fit(neg))
 
 
 def test_classifiers_give_the_same_answer_for_one_query_and_a_batch(tiny):
-    index, entry, scope, near = _fitted_classifiers(tiny)
-    queries = ["how hot should the water be", "caffiene in green tea", "football"]
-    batch = index.vectorize(queries * 4)  # more than 8: the sparse-matrix path
+    index, features, entry, scope, near = _fitted_classifiers(tiny)
+    queries = [index.normalizer_(q) for q in ["how hot should the water be",
+                                              "caffiene in green tea", "football"]]
+    batch = features.rows(queries * 4)
     for i, query in enumerate(queries):
-        single = index.vectorize([query])
+        single = features.rows([query])
         np.testing.assert_allclose(entry.proba(single)[0], entry.proba(batch)[i], atol=1e-6)
         np.testing.assert_allclose(scope.proba(single)[0], scope.proba(batch)[i], atol=1e-6)
         np.testing.assert_allclose(near.similarity(single)[0], near.similarity(batch)[i],
@@ -286,15 +300,20 @@ def test_classifiers_give_the_same_answer_for_one_query_and_a_batch(tiny):
 
 
 def test_fitted_classifiers_survive_the_cache_round_trip(tiny):
-    index, entry, scope, near = _fitted_classifiers(tiny)
-    vectors = index.vectorize(["how hot should the water be", "football"])
-    for model, call in ((entry, "proba"), (scope, "proba"), (near, "similarity")):
-        restored = type(model).from_arrays(index, model.to_arrays())
-        np.testing.assert_allclose(getattr(restored, call)(vectors),
-                                   getattr(model, call)(vectors), atol=1e-6)
-    with pytest.raises(ValueError, match="do not fit this index"):
-        bigger = FaqIndex().fit(tiny.entries[:1], {})
-        type(scope).from_arrays(bigger, scope.to_arrays())
+    from bot.engine.classifier import TextFeatures
+
+    index, features, entry, scope, near = _fitted_classifiers(tiny)
+    restored_features = TextFeatures.from_arrays(features.to_arrays())
+    queries = [index.normalizer_(q) for q in ["how hot should the water be", "football"]]
+    rows, again = features.rows(queries), restored_features.rows(queries)
+    n = features.n_word_ + features.n_char_
+    checks = ((entry, "proba", n), (scope, "proba", n), (near, "similarity", features.n_char_))
+    for model, call, size in checks:
+        restored = type(model).from_arrays(model.to_arrays(), size)
+        np.testing.assert_allclose(getattr(restored, call)(again), getattr(model, call)(rows),
+                                   atol=1e-6)
+    with pytest.raises(ValueError, match="do not fit these features"):
+        type(scope).from_arrays(scope.to_arrays(), n + 1)
 
 
 def test_nearest_negative_remembers_each_out_of_scope_question(tiny):
@@ -302,10 +321,14 @@ def test_nearest_negative_remembers_each_out_of_scope_question(tiny):
 
     index = FaqIndex().fit(tiny.entries, tiny.synonyms)
     with pytest.raises(NotFittedError):
-        NearestNegative().similarity(index.vectorize(["tea"]))
-    near = NearestNegative().fit(index, [index.normalizer_(q) for q in
-                                         ["football scores tonight", "weather in paris"]])
-    close, far = near.similarity(index.vectorize(["football scores tonight?",
-                                                  "how hot should the water be"]))
+        NearestNegative().similarity(index.vectorize(["tea"]))  # type: ignore[arg-type]
+    from bot.engine.classifier import TextFeatures
+
+    negatives = [index.normalizer_(q) for q in ["football scores tonight", "weather in paris"]]
+    features = TextFeatures().fit(index.phrasing_norm_ + negatives)
+    near = NearestNegative().fit(features.rows(negatives, batch=True))
+    close, far = near.similarity(features.rows([index.normalizer_(q) for q in [
+        "football scores tonight?", "how hot should the water be"]]))
     assert close > 0.99 and far < 0.5
-    assert NearestNegative().fit(index, []).similarity(index.vectorize(["tea"]))[0] == 0.0
+    nothing = features.rows([], batch=True)
+    assert NearestNegative().fit(nothing).similarity(features.rows(["tea"]))[0] == 0.0

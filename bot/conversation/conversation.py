@@ -145,15 +145,14 @@ class Conversation:
         return Reply("unknown", text, route="personal", disclaimer=self._disclaimer())
 
     def _small_talk(self, kind: str) -> Reply:
-        title = self.knowledge.title
         texts = {
             "greeting": f"Hi! I answer questions about {self.topic}. Ask me anything about it, "
                         "or type “help” for examples.",
             "thanks": "You're welcome! Ask another question any time.",
             "goodbye": "Take care! Come back any time you have a question.",
-            "who": f"I'm an FAQ bot for {title}. I match your question to stored answers and "
-                   "show which question I answered; I'm not a doctor and can't give personal "
-                   "medical advice.",
+            "who": f"I'm an FAQ bot that answers common questions about {self.topic}. I match "
+                   "your question to stored answers and show which question I answered; I'm "
+                   "not a doctor and can't give personal medical advice.",
         }
         if kind == "help":
             lines = [f"I answer common questions about {self.topic}. You could ask:"]

@@ -134,6 +134,14 @@ _PERSONAL = _any(
     r"\b(?:i have|i ve got|ive got|i m|im|i am) (?:\w+ ){0,4}(?:can|could|should) i (?:still )?"
     r"(?:get|do|have|go|try|start|continue)\b",
     r"\bdo i need to (?:stop|come off|taper|skip|pause) (?:my|taking|the)\b",
+    # whether it is safe with one's own medicines: a safety or interaction word and "my meds"
+    # or "i'm on <something>" in one message
+    r"\b(?:safe|ok|okay|fine|dangerous|risky|interact|interaction|interactions|mix|combine)\b"
+    r".*\b(?:my (?:meds|medications?|medicines?|pills|prescriptions?|antidepressants?)|"
+    r"(?:im|i am|i m) (?:on|taking) \w+)",
+    r"\b(?:my (?:meds|medications?|medicines?|pills|prescriptions?|antidepressants?)|"
+    r"(?:im|i am|i m) (?:on|taking) \w+)\b.*\b(?:safe|ok|okay|dangerous|risky|interact|"
+    r"interaction|interactions|mix|combine)\b",
 )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse as sp
 
 from bot.engine.classifier import NearestNegative, ScopeClassifier
 from bot.engine.decide import MAX_SUGGESTIONS
@@ -112,24 +113,27 @@ def negative_confidences(engine: Engine, *, folds: int = 2, seed: int = 2,
                          progress: Progress = _quiet) -> TopConfidences:
     """The engine's top confidences for its out-of-scope questions (as people type them),
     each from scope models that never saw that question."""
-    training = engine.training
+    training, features = engine.training, engine.parts.features
     texts = list(training.negative_texts)
     fold_of = np.arange(len(texts)) % folds
+    if features is not None and engine.scope is not None:
+        positives = features.rows(training.positives, batch=True).select()
+        negatives = features.rows(training.negatives, batch=True)
     rows: list[np.ndarray] = []
     for f in range(folds):
         progress("calibration", f, folds)
         asked = [t for t, g in zip(texts, fold_of, strict=True) if g == f]
         if not asked:
             continue
-        kept = [q for q, g in zip(training.negatives, fold_of, strict=True) if g != f]
-        queries = as_people_type(asked, seed=seed + f)
-        vectors = engine.index.vectorize(queries)
-        proba = engine.classifier.proba(vectors) if engine.classifier is not None else None
-        scope = near = None
-        if engine.scope is not None:
+        vectors = engine.index.vectorize(as_people_type(asked, seed=seed + f))
+        proba, scope, near = engine.classifier_signals(vectors.normalized)
+        if features is not None and engine.scope is not None:
+            kept = np.flatnonzero(fold_of != f)
+            query_rows = features.rows(vectors.normalized, batch=True)
             scope = ScopeClassifier(C=engine.params.scope_c).fit(
-                engine.index, training.positives, kept).proba(vectors)
-            near = NearestNegative().fit(engine.index, kept).similarity(vectors)
+                sp.vstack([positives, negatives.select(kept)], format="csr"),
+                [True] * positives.shape[0] + [False] * len(kept)).proba(query_rows)
+            near = NearestNegative().fit(negatives.subset(kept)).similarity(query_rows)
         for found in engine.index.candidates(vectors, classifier_proba=proba, in_scope=scope,
                                              near_negative=near):
             rows.append(engine.params.confidence(found.features))

@@ -1,21 +1,26 @@
-"""Linear classifiers over the index's word + character TF-IDF features.
+"""Linear classifiers over word + character TF-IDF of their own training texts.
 
-EntryClassifier: which entry a query belongs to, trained on the entries' phrasings and their
-training paraphrases. With many examples per entry it is a strong signal; with few it is
-weak, and class weights keep a new entry with three alternates from being drowned out.
+TextFeatures: the vocabulary the classifiers read, fitted on what they learn from (the
+entries' phrasings and training paraphrases, and the out-of-scope questions). The index's
+vocabulary comes from the knowledge file alone; a chat word that only the paraphrases use
+("hype", "wiped out") would be invisible to a classifier that read the index's features.
+EntryClassifier: which entry a query belongs to. With many examples per entry it is a strong
+signal; with few it is weak, and class weights keep a new entry with three alternates from
+being drowned out.
 ScopeClassifier: whether a query is in scope at all, trained on the same examples against the
 out-of-scope questions.
 NearestNegative: how close a query comes to one of those out-of-scope questions (a linear
 model learns what they have in common; this remembers each of them).
 The fusion weights learned by train.py decide how much each counts.
 
-Each has `to_arrays`/`from_arrays` so a fitted one is stored in the engine cache (`.npz`,
+Each has `to_arrays`/`from_arrays`, so a fitted one is stored in the engine cache (`.npz`,
 no pickle) instead of being refitted at every start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,23 +28,104 @@ from scipy.special import expit, softmax
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.engine.index import FaqIndex, QueryVectors, cosine_scores
 from bot.engine.vectors import FastTfidf, TermDocuments, restore_vectorizer, vocabulary_terms
 
 Arrays = dict[str, np.ndarray]
 
 
-def _single_row_product(word_terms, char_terms, weights: np.ndarray, n_word: int
-                        ) -> np.ndarray:
-    """One query's [word | char] row times `weights`, from its (indices, values) without
-    building sparse matrices (which costs more than the arithmetic for one short query)."""
-    (word_idx, word_val), (char_idx, char_val) = word_terms, char_terms
-    return word_val @ weights[word_idx] + char_val @ weights[n_word + char_idx]
+def _word_tfidf(ngrams: tuple[int, int]) -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="word", tokenizer=str.split, token_pattern=None,
+                           ngram_range=ngrams, lowercase=False, sublinear_tf=True,
+                           dtype=np.float32)
 
 
-def _char_tfidf(ngrams: tuple[int, int], **options) -> TfidfVectorizer:
+def _char_tfidf(ngrams: tuple[int, int]) -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char_wb", ngram_range=ngrams, lowercase=False,
-                           sublinear_tf=True, dtype=np.float32, **options)
+                           sublinear_tf=True, dtype=np.float32)
+
+
+@dataclass
+class FeatureRows:
+    """Queries in the classifiers' feature space: one query as (indices, weights) pairs
+    (all that scoring needs), or several as sparse matrices."""
+
+    word: sp.csr_matrix | tuple[np.ndarray, np.ndarray]
+    char: sp.csr_matrix | tuple[np.ndarray, np.ndarray]
+    n_word: int
+    n_char: int
+
+    @property
+    def single(self) -> bool:
+        return isinstance(self.word, tuple)
+
+    def __len__(self) -> int:
+        return 1 if self.single else self.word.shape[0]
+
+    def dot(self, weights: np.ndarray) -> np.ndarray:
+        """[word | char] times `weights` (features x k): one row per query."""
+        if self.single:
+            (wi, wv), (ci, cv) = self.word, self.char
+            return (wv @ weights[wi] + cv @ weights[self.n_word + ci])[None, :]
+        return np.asarray(sp.hstack([self.word, self.char], format="csr") @ weights)
+
+    def select(self, rows: np.ndarray | slice = slice(None)) -> sp.csr_matrix:
+        """The [word | char] matrix of some rows (for fitting)."""
+        return sp.hstack([self.word[rows], self.char[rows]], format="csr")
+
+    def subset(self, rows: np.ndarray) -> FeatureRows:
+        return FeatureRows(self.word[rows], self.char[rows], self.n_word, self.n_char)
+
+
+class TextFeatures:
+    """Word (1-2 grams) and character (3-5 grams) TF-IDF of the classifiers' texts."""
+
+    def __init__(self, *, word_ngrams: tuple[int, int] = (1, 2),
+                 char_ngrams: tuple[int, int] = (3, 5)):
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+
+    def fit(self, texts: Sequence[str]) -> TextFeatures:
+        """Learn the vocabulary of normalized texts."""
+        self.word_ = _word_tfidf(self.word_ngrams).fit(texts)
+        self.char_ = _char_tfidf(self.char_ngrams).fit(texts)
+        return self._prepare()
+
+    def _prepare(self) -> TextFeatures:
+        self.fast_word_, self.fast_char_ = FastTfidf(self.word_), FastTfidf(self.char_)
+        self.n_word_, self.n_char_ = len(self.word_.vocabulary_), len(self.char_.vocabulary_)
+        return self
+
+    def rows(self, normalized: Sequence[str], *, batch: bool = False) -> FeatureRows:
+        """The texts (normalized as the index normalizes) in this feature space; `batch`
+        keeps even one text as a matrix (for fitting)."""
+        if not hasattr(self, "word_"):
+            raise NotFittedError("these TextFeatures are not fitted yet")
+        if len(normalized) == 1 and not batch:
+            return FeatureRows(self.fast_word_.terms(normalized[0]),
+                               self.fast_char_.terms(normalized[0]), self.n_word_,
+                               self.n_char_)
+        texts = list(normalized)
+        if not texts:
+            return FeatureRows(sp.csr_matrix((0, self.n_word_), dtype=np.float32),
+                               sp.csr_matrix((0, self.n_char_), dtype=np.float32),
+                               self.n_word_, self.n_char_)
+        return FeatureRows(self.word_.transform(texts).tocsr(), self.char_.transform(texts).tocsr(),
+                           self.n_word_, self.n_char_)
+
+    def to_arrays(self) -> Arrays:
+        return {"word_terms": np.asarray(vocabulary_terms(self.word_.vocabulary_)),
+                "word_idf": self.word_.idf_,
+                "char_terms": np.asarray(vocabulary_terms(self.char_.vocabulary_)),
+                "char_idf": self.char_.idf_}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> TextFeatures:
+        features = cls()
+        features.word_ = restore_vectorizer(_word_tfidf(features.word_ngrams),
+                                            arrays["word_terms"], arrays["word_idf"])
+        features.char_ = restore_vectorizer(_char_tfidf(features.char_ngrams),
+                                            arrays["char_terms"], arrays["char_idf"])
+        return features._prepare()
 
 
 class EntryClassifier:
@@ -57,21 +143,12 @@ class EntryClassifier:
         self.max_iter = max_iter
         self.balanced = balanced
 
-    def fit(self, index: FaqIndex, texts: Sequence[str], labels: Sequence[int]
-            ) -> EntryClassifier:
-        """Train on normalized texts (see `FaqIndex.training_texts`) labelled with entry
-        numbers."""
-        labels = np.asarray(labels)
-        self.n_entries_ = index.n_entries
-        # Its own, unpruned character n-grams: the index prunes common ones on large
-        # knowledge bases for speed, but they carry much of what separates entries here.
-        self.char_ = _char_tfidf(index.char_ngrams)
-        char = self.char_.fit_transform(texts)
-        self.fast_char_ = FastTfidf(self.char_)
-        self.n_word_features_ = len(index.word_.vocabulary_)
+    def fit(self, X: sp.csr_matrix, labels: Sequence[int], n_entries: int) -> EntryClassifier:
+        """Train on feature rows (TextFeatures) labelled with entry numbers."""
+        self.n_entries_ = n_entries
         model = _logistic_regression(C=self.C, max_iter=self.max_iter,
-                                   class_weight="balanced" if self.balanced else None)
-        model.fit(sp.hstack([index.word_.transform(texts), char], format="csr"), labels)
+                                     class_weight="balanced" if self.balanced else None)
+        model.fit(X, np.asarray(labels))
         self.classes_ = model.classes_
         # Kept dense and transposed: one sparse query row times this is the whole prediction.
         # Two classes keep one row of weights: as a softmax, that is [0, w] (sigmoid of w).
@@ -82,46 +159,31 @@ class EntryClassifier:
         self.intercept_ = np.asarray(intercept, dtype=np.float64)
         return self
 
-    def proba(self, vectors: QueryVectors) -> np.ndarray:
+    def proba(self, rows: FeatureRows) -> np.ndarray:
         """Probabilities (queries x all entries)."""
         if not hasattr(self, "coef_t_"):
             raise NotFittedError("this EntryClassifier is not fitted yet")
-        full = np.zeros((len(vectors.normalized), self.n_entries_))
+        full = np.zeros((len(rows), self.n_entries_))
         if len(self.classes_) < 2:  # one entry: it is certain
             full[:, self.classes_] = 1.0
             return full
-        if vectors.word_terms is not None:
-            char_terms = self.fast_char_.terms(vectors.normalized[0])
-            logits = _single_row_product(vectors.word_terms, char_terms, self.coef_t_,
-                                         self.n_word_features_)
-            full[0, self.classes_] = softmax(logits + self.intercept_)
-            return full
-        X = sp.hstack([vectors.word, self.fast_char_(vectors.normalized)], format="csr")
-        full[:, self.classes_] = softmax(X @ self.coef_t_ + self.intercept_, axis=1)
+        full[:, self.classes_] = softmax(rows.dot(self.coef_t_) + self.intercept_, axis=1)
         return full
 
     def to_arrays(self) -> Arrays:
-        return {"char_terms": np.asarray(vocabulary_terms(self.char_.vocabulary_)),
-                "char_idf": self.char_.idf_, "coef_t": self.coef_t_,
-                "intercept": self.intercept_, "classes": np.asarray(self.classes_),
-                "n_entries": np.asarray(self.n_entries_)}
+        return {"coef_t": self.coef_t_, "intercept": self.intercept_,
+                "classes": np.asarray(self.classes_), "n_entries": np.asarray(self.n_entries_)}
 
     @classmethod
-    def from_arrays(cls, index: FaqIndex, arrays: Mapping[str, np.ndarray]
-                    ) -> EntryClassifier:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], n_features: int) -> EntryClassifier:
         model = cls()
-        model.char_ = restore_vectorizer(_char_tfidf(index.char_ngrams), arrays["char_terms"],
-                                         arrays["char_idf"])
-        model.fast_char_ = FastTfidf(model.char_)
-        model.n_word_features_ = len(index.word_.vocabulary_)
         model.coef_t_ = np.ascontiguousarray(arrays["coef_t"], dtype=np.float32)
         model.intercept_ = np.asarray(arrays["intercept"], dtype=np.float64)
         model.classes_ = np.asarray(arrays["classes"], dtype=np.int64)
         model.n_entries_ = int(arrays["n_entries"])
-        n_features = model.n_word_features_ + len(model.char_.vocabulary_)
         if model.coef_t_.shape != (n_features, len(model.classes_)) or (
                 len(model.classes_) and model.classes_.max() >= model.n_entries_):
-            raise ValueError("entry classifier arrays do not fit this index")
+            raise ValueError("entry classifier arrays do not fit these features")
         return model
 
 
@@ -133,60 +195,54 @@ class ScopeClassifier:
         self.C = C
         self.max_iter = max_iter
 
-    def fit(self, index: FaqIndex, positives: Sequence[str], negatives: Sequence[str]
-            ) -> ScopeClassifier:
-        """Train on normalized texts: `positives` in scope, `negatives` not."""
-        texts = list(positives) + list(negatives)
-        X = sp.hstack([index.word_.transform(texts), index.char_.transform(texts)],
-                      format="csr")
-        y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    def fit(self, X: sp.csr_matrix, in_scope: Sequence[bool]) -> ScopeClassifier:
+        """Train on feature rows (TextFeatures), True for in-scope ones."""
         model = _logistic_regression(C=self.C, max_iter=self.max_iter, class_weight="balanced")
-        model.fit(X, y)
+        model.fit(X, np.asarray(in_scope, dtype=float))
         self.coef_ = np.asarray(model.coef_[0], dtype=np.float64)
         self.intercept_ = float(model.intercept_[0])
-        self.n_word_features_ = len(index.word_.vocabulary_)
         return self
 
-    def proba(self, vectors: QueryVectors) -> np.ndarray:
+    def proba(self, rows: FeatureRows) -> np.ndarray:
         """P(in scope) for each query."""
         if not hasattr(self, "coef_"):
             raise NotFittedError("this ScopeClassifier is not fitted yet")
-        if vectors.word_terms is not None:
-            z = _single_row_product(vectors.word_terms, vectors.char_terms, self.coef_[:, None],
-                                    self.n_word_features_)
-            return expit(z + self.intercept_)
-        return expit(vectors.word_and_char @ self.coef_ + self.intercept_)
+        return expit(rows.dot(self.coef_[:, None])[:, 0] + self.intercept_)
 
     def to_arrays(self) -> Arrays:
         return {"coef": self.coef_, "intercept": np.asarray(self.intercept_)}
 
     @classmethod
-    def from_arrays(cls, index: FaqIndex, arrays: Mapping[str, np.ndarray]) -> ScopeClassifier:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], n_features: int) -> ScopeClassifier:
         model = cls()
         model.coef_ = np.asarray(arrays["coef"], dtype=np.float64)
         model.intercept_ = float(arrays["intercept"])
-        model.n_word_features_ = len(index.word_.vocabulary_)
-        if model.coef_.shape != (model.n_word_features_ + len(index.char_.vocabulary_),):
-            raise ValueError("scope classifier arrays do not fit this index")
+        if model.coef_.shape != (n_features,):
+            raise ValueError("scope classifier arrays do not fit these features")
         return model
 
 
 class NearestNegative:
     """Character TF-IDF cosine of a query to its closest out-of-scope question."""
 
-    def fit(self, index: FaqIndex, negatives: Sequence[str]) -> NearestNegative:
-        """Remember the negatives (normalized texts)."""
-        self.negatives_ = TermDocuments(index.char_.transform(list(negatives))) if negatives \
-            else None
+    def fit(self, negatives: FeatureRows) -> NearestNegative:
+        """Remember the negatives (their feature rows, several at once)."""
+        self.negatives_ = TermDocuments(negatives.char) if len(negatives) else None
         return self
 
-    def similarity(self, vectors: QueryVectors) -> np.ndarray:
+    def similarity(self, rows: FeatureRows) -> np.ndarray:
         """The highest cosine for each query (0 with no negatives)."""
         if not hasattr(self, "negatives_"):
             raise NotFittedError("this NearestNegative is not fitted yet")
         if self.negatives_ is None:
-            return np.zeros(len(vectors.normalized))
-        return cosine_scores(vectors, "char", self.negatives_).max(axis=1)
+            return np.zeros(len(rows))
+        if rows.single:
+            scores = self.negatives_.score_one(*rows.char)
+            if scores is not None:
+                return np.asarray([scores.max()])
+        char = rows.char if not rows.single else sp.csr_matrix(
+            (rows.char[1], rows.char[0], [0, len(rows.char[0])]), shape=(1, rows.n_char))
+        return self.negatives_.score_many(char).max(axis=1)
 
     def to_arrays(self) -> Arrays:
         if self.negatives_ is None:
@@ -196,14 +252,14 @@ class NearestNegative:
                 "shape": np.asarray(m.shape)}
 
     @classmethod
-    def from_arrays(cls, index: FaqIndex, arrays: Mapping[str, np.ndarray]) -> NearestNegative:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], n_char: int) -> NearestNegative:
         model = cls()
         shape = tuple(int(n) for n in arrays["shape"])
         if shape == (0, 0):
             model.negatives_ = None
             return model
-        if shape[1] != len(index.char_.vocabulary_):
-            raise ValueError("nearest-negative arrays do not fit this index")
+        if shape[1] != n_char:
+            raise ValueError("nearest-negative arrays do not fit these features")
         matrix = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
                                shape=shape)
         model.negatives_ = TermDocuments(matrix)

@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
-from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier
-from bot.engine.decide import Match, Scored, decide
+from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier, TextFeatures
+from bot.engine.decide import MAX_SUGGESTIONS, Match, Scored, decide
 from bot.engine.index import FaqIndex
 from bot.engine.model import DEFAULT_PARAMS, ModelParams
-from bot.engine.text import clean, words
+from bot.engine.text import clean, content_tokens, words
 from bot.knowledge.model import Knowledge
 
 # A general negative this close (word cosine) to one of the knowledge's own phrasings is
@@ -76,8 +77,10 @@ class TrainingTexts:
 
 @dataclass(frozen=True)
 class FittedParts:
-    """The classifiers fitted for one knowledge base (None where the model uses none)."""
+    """The classifiers fitted for one knowledge base, over their own text features (None
+    where the model uses none)."""
 
+    features: TextFeatures | None
     classifier: EntryClassifier | None
     scope: ScopeClassifier | None
     near_negative: NearestNegative | None
@@ -85,13 +88,21 @@ class FittedParts:
 
 def fit_parts(index: FaqIndex, training: TrainingTexts, params: ModelParams) -> FittedParts:
     """Fit the classifiers the model uses."""
-    classifier = EntryClassifier(C=params.classifier_c).fit(
-        index, training.positives, training.labels) if params.use_classifier else None
     use_scope = params.use_scope and bool(training.negatives)
-    scope = ScopeClassifier(C=params.scope_c).fit(index, training.positives,
-                                                  training.negatives) if use_scope else None
-    near = NearestNegative().fit(index, training.negatives) if use_scope else None
-    return FittedParts(classifier, scope, near)
+    if not (params.use_classifier or use_scope):
+        return FittedParts(None, None, None, None)
+    features = TextFeatures().fit(list(training.positives) + list(training.negatives))
+    positives = features.rows(training.positives, batch=True)
+    classifier = EntryClassifier(C=params.classifier_c).fit(
+        positives.select(), training.labels, index.n_entries) if params.use_classifier else None
+    scope = near = None
+    if use_scope:
+        negatives = features.rows(training.negatives, batch=True)
+        scope = ScopeClassifier(C=params.scope_c).fit(
+            sp.vstack([positives.select(), negatives.select()], format="csr"),
+            [True] * len(training.positives) + [False] * len(training.negatives))
+        near = NearestNegative().fit(negatives)
+    return FittedParts(features, classifier, scope, near)
 
 
 class Engine:
@@ -101,11 +112,14 @@ class Engine:
                  negatives: Sequence[str] = (), general_negatives: Sequence[str] = (),
                  paraphrases: Mapping[str, Sequence[str]] | None = None,
                  index: FaqIndex | None = None, parts: FittedParts | None = None,
-                 read_examples: Callable[[], Examples] | None = None):
+                 read_examples: Callable[[], Examples] | None = None,
+                 subjects: Sequence[str] = ()):
         """`read_examples`, when given, supplies paraphrases and negatives on first need
-        instead (a cached engine never needs them, and reading them costs start-up time)."""
+        instead (a cached engine never needs them, and reading them costs start-up time).
+        `subjects` names drugs, therapies and products for the answerability features."""
         self.knowledge = knowledge
-        self.index = index or FaqIndex().fit(knowledge.entries, knowledge.synonyms)
+        self.index = index or FaqIndex(subjects=subjects).fit(
+            knowledge.entries, knowledge.synonyms, title=knowledge.title)
         self._read_examples = read_examples or (
             lambda: Examples(paraphrases or {}, tuple(negatives), tuple(general_negatives)))
         self.params = params
@@ -127,6 +141,17 @@ class Engine:
         return TrainingTexts.build(self.index, self.knowledge, examples.paraphrases,
                                    examples.negatives, examples.general_negatives)
 
+    def classifier_signals(self, normalized: Sequence[str]
+                           ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """The classifiers' signals for normalized queries: entry probabilities, P(in scope)
+        and the similarity to the nearest out-of-scope question (None where not used)."""
+        if self.parts.features is None:
+            return None, None, None
+        rows = self.parts.features.rows(normalized)
+        return (self.classifier.proba(rows) if self.classifier is not None else None,
+                self.scope.proba(rows) if self.scope is not None else None,
+                self.near_negative.similarity(rows) if self.near_negative is not None else None)
+
     def with_params(self, params: ModelParams) -> Engine:
         """The same fitted engine with other weights or thresholds (same classifier use)."""
         engine = object.__new__(Engine)
@@ -138,10 +163,7 @@ class Engine:
         """All shortlisted candidates with their confidence, best first (the first `explain`
         carry the query words that matched them)."""
         vectors = self.index.vectorize([query])
-        proba = self.classifier.proba(vectors) if self.classifier is not None else None
-        scope = self.scope.proba(vectors) if self.scope is not None else None
-        near = self.near_negative.similarity(vectors) if self.near_negative is not None \
-            else None
+        proba, scope, near = self.classifier_signals(vectors.normalized)
         found = self.index.candidates(vectors, classifier_proba=proba, in_scope=scope,
                                       near_negative=near)[0]
         confidence = self.params.confidence(found.features)
@@ -167,6 +189,8 @@ class Engine:
         if not words(clean(query)):
             return Match("invalid")
         ranked = self.rank(query)
+        if self.is_broad(query):
+            return self._overview(ranked)
         parts = [] if ranked[0].confidence >= self.params.thresholds.answer \
             else question_parts(query)
         for part in parts:
@@ -174,6 +198,21 @@ class Engine:
             if candidate and candidate[0].confidence > ranked[0].confidence:
                 ranked = candidate
         return decide(ranked, self.params.thresholds)
+
+
+    def is_broad(self, query: str) -> bool:
+        """Does the query name the knowledge's topic and nothing else ("what is ketamine")?"""
+        tokens = self.index.normalizer_.tokens(query)
+        return self.index.answerability_.query(query, content_tokens(tokens))[2]
+
+    def _overview(self, ranked: list[Scored]) -> Match:
+        """A broad question gets the overview entries to choose from, broadest first."""
+        by_entry = {s.entry.id: s for s in ranked}
+        entries = self.knowledge.entries
+        options = tuple(by_entry.get(entries[e].id) or Scored(entries[e], 0.0,
+                                                              entries[e].question)
+                        for e in self.index.answerability_.overview(MAX_SUGGESTIONS))
+        return Match("clarify", options, ranked[0].confidence if ranked else 0.0)
 
 
 _SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")

@@ -19,15 +19,17 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from bot.engine.answerability import ANSWERABILITY, Answerability
 from bot.engine.text import Normalizer, clean, content_tokens, words
 from bot.engine.vectors import FastTfidf, TermDocuments, spans
 from bot.knowledge.model import Entry
 
 # Bumped whenever a feature changes meaning: models and caches of another version are not used.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
             "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap",
-            "scope", "unknown", "near_negative")
+            "scope", "unknown", "near_negative", *ANSWERABILITY)
+_ANSWERABILITY_COLUMNS = slice(FEATURES.index(ANSWERABILITY[0]), len(FEATURES))
 MAX_UNKNOWN = 3  # unknown words counted (a long message should not weigh more for its length)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+")
 
@@ -50,7 +52,7 @@ class QueryVectors:
 
     def __init__(self, texts: Sequence[str], tokens: list[list[str]], normalized: list[str],
                  index: FaqIndex, content: list[str]):
-        self.tokens, self.normalized = tokens, normalized
+        self.texts, self.tokens, self.normalized = list(texts), tokens, normalized
         self._index = index
         self._content = content
         self._cache: dict[str, object] = {}
@@ -125,11 +127,15 @@ class FaqIndex(BaseEstimator):
         their long posting lists make every query slow.
     shortlist : how many entries are scored in full for each query.
     fuzzy_phrasings : at most this many phrasings per query are re-scored with rapidfuzz.
+    subjects : names of drugs, therapies and products, for the answerability features
+        (bot/data/subjects.txt; none: those features stay 0).
     """
 
     def __init__(self, *, word_ngrams: tuple[int, int] = (1, 2),
                  char_ngrams: tuple[int, int] = (3, 5), char_max_df: float = 0.05,
-                 large_index: int = 5000, shortlist: int = 8, fuzzy_phrasings: int = 40):
+                 large_index: int = 5000, shortlist: int = 8, fuzzy_phrasings: int = 40,
+                 subjects: Sequence[str] = ()):
+        self.subjects = subjects
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.char_max_df = char_max_df
@@ -138,9 +144,10 @@ class FaqIndex(BaseEstimator):
         self.fuzzy_phrasings = fuzzy_phrasings
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, entries: Sequence[Entry], synonyms: Mapping[str, Sequence[str]] | None = None
-            ) -> FaqIndex:
-        """Index the entries' phrasings and answers."""
+    def fit(self, entries: Sequence[Entry], synonyms: Mapping[str, Sequence[str]] | None = None,
+            *, title: str = "") -> FaqIndex:
+        """Index the entries' phrasings and answers (`title`: the knowledge's, which names its
+        topic)."""
         if not entries:
             raise ValueError("FaqIndex.fit needs at least one entry")
         texts = [t for e in entries for t in (*e.phrasings, e.answer)]
@@ -202,7 +209,23 @@ class FaqIndex(BaseEstimator):
         idf = self.word_.idf_
         self.max_idf_ = float(idf.max())
         self.token_idf_ = {t: float(idf[j]) for t, j in vocab.items() if " " not in t}
+        self.answerability_ = Answerability(self.subjects, synonyms).fit(
+            entries, lambda text: self.normalizer_.tokens(text), title=title,
+            centrality=self._centrality())
         return self
+
+    def _centrality(self) -> np.ndarray:
+        """How close each entry's question and answer come to the knowledge as a whole (the
+        cosine with the mean of all questions, and of all answers), scaled to at most 1."""
+        total = np.zeros(len(self.entry_ids_))
+        for documents in (self.answer_word_.matrix_t.T.tocsr(),
+                          self.phrasing_word_.matrix_t.T.tocsr()[self.entry_starts_]):
+            centre = np.asarray(documents.mean(axis=0)).ravel()
+            norm = np.linalg.norm(centre)
+            if norm:
+                total += np.asarray(documents @ (centre / norm)).ravel()
+        top = total.max() if len(total) else 0.0
+        return total / top if top > 0 else total
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "phrasing_word_"):
@@ -270,10 +293,14 @@ class FaqIndex(BaseEstimator):
         results = []
         for i in range(len(norm)):
             skip = exclude[i] if exclude is not None else None
-            results.append(self._one(tokens[i], norm[i], pre[i], word_e[i], char_e[i],
-                                     answer[i], vectors.content_row(i),
-                                     None if classifier_proba is None else classifier_proba[i],
-                                     char[i], skip, scope[i], near[i]))
+            found = self._one(tokens[i], norm[i], pre[i], word_e[i], char_e[i], answer[i],
+                              vectors.content_row(i),
+                              None if classifier_proba is None else classifier_proba[i],
+                              char[i], skip, scope[i], near[i])
+            asked = self.answerability_.query(vectors.texts[i], content_tokens(tokens[i]))
+            found.features[:, _ANSWERABILITY_COLUMNS] = self.answerability_.features(
+                asked, found.entries)
+            results.append(found)
         return results
 
     def _one(self, tokens, norm, pre, word_e, char_e, answer, content_vector, clf, char_p,

@@ -32,7 +32,6 @@ from bot.engine.vectors import FastTfidf, restore_vectorizer, vocabulary_terms
 LABELS = ("none", "concern", "crisis", "emergency")
 RISK_LEVELS = ("crisis", "emergency")
 FORMAT_VERSION = 1
-MAX_CONCEPT_COUNT = 3
 SPELLING_TARGETS = 3000
 # Concept pairs whose co-occurrence says more than either alone ("I" with "kill", "took" with
 # "all of them"); a linear model cannot form these products itself.
@@ -155,12 +154,11 @@ class RiskModel:
         self.n_char_, self.n_word_ = len(self.char_.vocabulary_), len(self.word_.vocabulary_)
 
     def _concepts(self, flat: str) -> np.ndarray:
-        # Capped: a message that repeats one word two hundred times is not two hundred times
-        # as much about it.
-        counts = np.minimum(self.lexicon_.counts(flat), MAX_CONCEPT_COUNT)
-        present = (counts > 0).astype(float)
+        # Presence, not counts: a message that repeats a harmless sentence fifty times says no
+        # more than it does once (counts made "me" said fifty times read as risk).
+        present = (self.lexicon_.counts(flat) > 0).astype(float)
         pairs = present[self.pairs_[:, 0]] * present[self.pairs_[:, 1]]
-        return self.concept_weight * np.r_[np.log1p(counts), pairs]
+        return self.concept_weight * np.r_[present, pairs]
 
     def _matrix(self, flat: Sequence[str]) -> sp.csr_matrix:
         concepts = np.vstack([self._concepts(f) for f in flat])

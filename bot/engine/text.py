@@ -57,7 +57,10 @@ def _clean(text: str) -> str:
         control = {ch for ch in set(text) if unicodedata.category(ch)[0] == "C"}
         if control:
             text = "".join(" " if ch in control else ch for ch in text)
-    return " ".join(text.casefold().split())[:MAX_QUERY_CHARS]
+    text = " ".join(text.casefold().split())
+    if len(text) > MAX_QUERY_CHARS:  # cut at a word boundary: half a word reads as another
+        text = text[: MAX_QUERY_CHARS + 1].rsplit(" ", 1)[0]
+    return text
 
 
 def strip_invisible(text: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from bot.engine.calibration import as_people_type, calibrate_thresholds, top_confidences
@@ -24,6 +25,7 @@ from bot.engine.engine import Engine, TrainingTexts
 from bot.engine.fusion import Linear, fit_scope, fit_softmax
 from bot.engine.index import FEATURES, FaqIndex
 from bot.engine.model import ModelParams, Thresholds
+from bot.engine.near_miss import main_subjects, near_misses
 from bot.knowledge.model import Knowledge
 
 Progress = Callable[[str, int, int], None]
@@ -35,6 +37,9 @@ Progress = Callable[[str, int, int], None]
 WRONG_COST = 1.0
 MARGINS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MIN_EXAMPLES_FOR_CLASSIFIER = 3
+# Near misses made from the positives, as a share of the positive queries: enough that the
+# answerability features learn their weight, not so many that they drown the real negatives.
+NEAR_MISS_SHARE = 0.25
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -82,43 +87,50 @@ def _example_folds(labels: np.ndarray, folds: int) -> np.ndarray:
     return fold_of
 
 
-def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str], *,
-                    folds: int = 5, progress: Progress = _quiet
+def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str],
+                    negative_folds: np.ndarray, *, folds: int = 5, progress: Progress = _quiet
                     ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Classifier probabilities, P(in scope) and nearest-negative similarity for the positive
-    queries then the negatives, each from models that never saw that example."""
+    queries then the negatives, each from models that never saw that example. A negative
+    asked in fold f is scored by scope models trained without the training negatives whose
+    number is f modulo `folds` (`negative_folds` says which fold each asked one is in)."""
     index, training, params = engine.index, engine.training, engine.params
+    features = engine.parts.features
     fold_of = _example_folds(training.labels, folds)
     neg_fold = np.arange(len(training.negatives)) % folds
-    asked_neg_fold = np.arange(len(negative_texts)) % max(len(training.negatives), 1) % folds
+    asked_neg_fold = np.asarray(negative_folds)
     queries = asked.texts + list(negative_texts)
     query_fold = np.r_[fold_of[asked.example], asked_neg_fold]
     n = len(queries)
     proba = np.zeros((n, index.n_entries)) if engine.classifier is not None else None
     scope = np.zeros(n) if engine.scope is not None else None
     near = np.zeros(n) if engine.scope is not None else None
-    positives = np.asarray(training.positives, dtype=object)
+    if features is None:
+        return proba, scope, near
+    positives = features.rows(training.positives, batch=True)
+    negatives = features.rows(training.negatives, batch=True)
+    query_rows = features.rows([index.normalizer_(q) for q in queries], batch=True)
     for f in range(folds):
         progress("cross-validation", f, folds)
         rows = np.flatnonzero(query_fold == f)
         if not len(rows):
             continue
-        vectors = index.vectorize([queries[i] for i in rows])
-        keep = fold_of != f
+        asked_rows = query_rows.subset(rows)
+        keep = np.flatnonzero(fold_of != f)
         if proba is not None:
             model = EntryClassifier(C=params.classifier_c).fit(
-                index, list(positives[keep]), training.labels[keep])
-            proba[rows] = model.proba(vectors)
+                positives.select(keep), training.labels[keep], index.n_entries)
+            proba[rows] = model.proba(asked_rows)
             # The negatives were never trained on: the full classifier scores them.
             negative_rows = rows[rows >= len(asked.texts)]
             if len(negative_rows):
-                proba[negative_rows] = engine.classifier.proba(index.vectorize(
-                    [queries[i] for i in negative_rows]))
+                proba[negative_rows] = engine.classifier.proba(query_rows.subset(negative_rows))
         if scope is not None:
-            kept = [q for q, g in zip(training.negatives, neg_fold, strict=True) if g != f]
+            kept = np.flatnonzero(neg_fold != f)
             scope[rows] = ScopeClassifier(C=params.scope_c).fit(
-                index, list(positives[keep]), kept).proba(vectors)
-            near[rows] = NearestNegative().fit(index, kept).similarity(vectors)
+                sp.vstack([positives.select(keep), negatives.select(kept)], format="csr"),
+                [True] * len(keep) + [False] * len(kept)).proba(asked_rows)
+            near[rows] = NearestNegative().fit(negatives.subset(kept)).similarity(asked_rows)
     progress("cross-validation", folds, folds)
     return proba, scope, near
 
@@ -163,11 +175,12 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
               general_negatives: Sequence[str] = (),
               paraphrases: Mapping[str, Sequence[str]] | None = None,
               classifier_c: float = 10.0, scope_c: float = 1.0,
-              max_queries: int | None = 2500, progress: Progress = _quiet
-              ) -> tuple[ModelParams, dict, Engine]:
+              max_queries: int | None = 1500, subjects: Sequence[str] = (),
+              progress: Progress = _quiet) -> tuple[ModelParams, dict, Engine]:
     """Learn ModelParams for these inputs; returns them, a report, and the final engine."""
     started = time.perf_counter()
-    index = FaqIndex().fit(knowledge.entries, knowledge.synonyms)
+    index = FaqIndex(subjects=subjects).fit(knowledge.entries, knowledge.synonyms,
+                                            title=knowledge.title)
     probe = TrainingTexts.build(index, knowledge, paraphrases, negatives, general_negatives)
     per_entry = np.bincount(probe.labels, minlength=index.n_entries)
     use_classifier = bool(np.median(per_entry) >= MIN_EXAMPLES_FOR_CLASSIFIER
@@ -186,8 +199,18 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     if not len(asked.texts):
         raise ValueError("no entry has two or more phrasings or any paraphrase to learn from: "
                          "give entries alternates (other phrasings)")
-    negative_texts = as_people_type(training.negative_texts, seed=7)
-    proba, scope, near = cross_validated(engine, asked, negative_texts, progress=progress)
+    # The out-of-scope questions, then near misses made from the positives (never trained
+    # on by the scope classifier, so any fold scores them), each also as people type them.
+    synthetic = near_misses(list(training.positive_texts),
+                            known_words=set(index.normalizer_.vocabulary_),
+                            topic=main_subjects(index.answerability_.entry_subjects_),
+                            subjects=subjects, limit=int(NEAR_MISS_SHARE * len(asked.texts) / 3))
+    real = len(training.negative_texts)
+    negatives_asked = list(training.negative_texts) + synthetic
+    negative_texts = as_people_type(negatives_asked, seed=7)
+    negative_folds = np.tile(np.arange(len(negatives_asked)) % 5, 3)
+    proba, scope, near = cross_validated(engine, asked, negative_texts, negative_folds,
+                                         progress=progress)
     queries = asked.texts + negative_texts
     gold = list(asked.entry) + [-1] * len(negative_texts)
     hidden = np.r_[asked.hidden, np.full(len(negative_texts), -1)]
@@ -208,6 +231,7 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     thresholds = calibrate_thresholds(final, progress=progress)
     final = final.with_params(replace(params, thresholds=thresholds))
     report = {
+        "near_misses": len(synthetic), "real_negatives": real,
         "entries": index.n_entries, "phrasings": len(index.phrasing_norm_),
         "paraphrases": len(training.positives) - len(index.phrasing_norm_),
         "positive_queries": len(asked.texts), "negatives": len(training.negatives),

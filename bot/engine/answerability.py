@@ -1,0 +1,149 @@
+"""Can this entry answer this question? Features that ask it directly, the same way for any
+knowledge file, where similarity alone is fooled.
+
+- foreign subject: the question names a drug, therapy or product (from a general lexicon of
+  such names) that the entry never mentions: "is mdma better than ketamine" is not answered
+  by an entry about ketamine's benefits, however many words they share. Names are matched
+  as whole words, so character n-grams cannot make "esketamine" into "ketamine".
+- question type: the question asks how much (a price), how many, when, how long, who or
+  where, and the entry's answer holds nothing of that kind (no price, number, year,
+  duration, name or place).
+- broad fit: the question names only the topic ("what is ketamine", "tell me about iv
+  ketamine") and the entry is one of the knowledge's overview questions (the most central:
+  its question and answer share most with all the others'); such a question should get the
+  broadest answer, not the one whose wording happens to be closest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from bot.engine.text import clean, content_tokens, words
+from bot.knowledge.model import Entry
+
+ANSWERABILITY = ("foreign_subject", "qtype_mismatch", "broad_fit")
+MAX_SUBJECTS = 2
+
+# Question types, asked as word patterns on the cleaned question ...
+_QUESTION_TYPES = {
+    "cost": re.compile(r"\b(?:cost|costs|price|prices|pricey|expensive|cheap|afford|fee|fees|"
+                       r"how much (?:is|are|does|do|will|would) (?:it|they|an?|one|each|the)\b"
+                       r"(?! (?:dose|amount|mg))|out of pocket|dollars?)\b|\$"),
+    "count": re.compile(r"\bhow many\b(?! (?:hours|minutes|days|weeks|months|years|mins|hrs)"
+                        r")"),
+    "when": re.compile(r"\b(?:when (?:was|were|did|is|are)|what year|which year|what decade|"
+                       r"since when|how long ago)\b"),
+    "duration": re.compile(r"\b(?:how long|how many (?:hours|minutes|days|weeks|months|years|"
+                           r"mins|hrs)|how soon|how quickly|how fast)\b"),
+    "who": re.compile(r"\b(?:who|whose|which doctor|which company|which scientist)\b"),
+    "where": re.compile(r"\b(?:where|which (?:clinic|hospital|city|country|state|place))\b"),
+}
+# ... and the evidence an answer holds for each, on its original text.
+_NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|" \
+          r"hundred|dozen|several|single|once|twice)\b)"
+_UNIT = r"(?:second|minute|hour|day|week|month|year|decade)s?"
+_EVIDENCE = {
+    "cost": re.compile(r"\$|\b(?:cost|costs|price|insurance|pay|paid|dollars?|expensive|"
+                       r"cheap|covered|afford)\b", re.IGNORECASE),
+    "count": re.compile(_NUMBER, re.IGNORECASE),
+    "when": re.compile(r"\b(?:1[89]\d\d|20\d\d)s?\b|\b(?:decade|century|since|ago|early|"
+                       r"first)\b", re.IGNORECASE),
+    "duration": re.compile(rf"{_NUMBER}[\w\s-]{{0,12}}\b{_UNIT}\b|\b(?:{_UNIT}|briefly|"
+                           r"temporary|temporarily|lasting|lasts?|wears? off|long-term|"
+                           r"short-term)\b", re.IGNORECASE),
+    # a capitalised word inside a sentence (a name), or a word for people
+    "who": re.compile(r"\b[a-z][a-z,]*\s+[A-Z][a-z]{2,}|\b(?:doctors?|physicians?|"
+                      r"researchers?|scientists?|psychiatrists?|anesthesiologists?|patients|"
+                      r"people|adults|children|veterans)\b"),
+    "where": re.compile(r"\b(?:clinic|clinics|hospital|office|home|center|centre|university|"
+                        r"in the (?:us|uk|united states)|country|countries|setting|vein|arm|"
+                        r"muscle)\b", re.IGNORECASE),
+}
+BROAD_WORDS = 2  # a broad question has at most this many content words, all of the topic
+_TITLE_GLUE = frozenset({"faq", "faqs", "question", "questions", "answer", "answers"})
+TOPIC_SHARE = 0.3  # a token in at least this share of the entries' questions is the topic
+
+
+class Answerability:
+    """Per-entry facts, fitted on the knowledge's entries.
+
+    Parameters
+    ----------
+    subjects : names of drugs, therapies and products (one per item, lower case, 1-3 words).
+    synonyms : the knowledge file's synonyms: an entry that names a variant names its term.
+    """
+
+    def __init__(self, subjects: Sequence[str] = (),
+                 synonyms: Mapping[str, Sequence[str]] | None = None):
+        self.subjects = subjects
+        self.synonyms = synonyms or {}
+
+    def fit(self, entries: Sequence[Entry], tokens_of, *, title: str = "",
+            centrality: np.ndarray | None = None) -> Answerability:
+        """`tokens_of(text)` gives the index's matching tokens (for the topic words);
+        `centrality` how close each entry is to the knowledge as a whole (0-1)."""
+        self.by_first_: dict[str, list[tuple[str, ...]]] = {}
+        for name in self.subjects:
+            parts = tuple(words(clean(name)))
+            if parts:
+                self.by_first_.setdefault(parts[0], []).append(parts)
+        groups = [{tuple(words(clean(t))) for t in (term, *variants)}
+                  for term, variants in self.synonyms.items()]
+        self.entry_subjects_ = []
+        for entry in entries:
+            found = set()
+            for text in (*entry.phrasings, entry.answer):
+                found |= self._subjects(words(clean(text)))
+            for group in groups:  # naming one form of a synonym names them all
+                if found & group:
+                    found |= group
+            self.entry_subjects_.append(frozenset(found))
+        self.evidence_ = [frozenset(kind for kind, pattern in _EVIDENCE.items()
+                                    if pattern.search(entry.answer)) for entry in entries]
+        questions = [content_tokens(tokens_of(e.question)) for e in entries]
+        share = Counter(t for q in questions for t in q)
+        self.topic_ = frozenset(t for t, n in share.items()
+                                if n >= TOPIC_SHARE * max(len(entries), 1)) | (
+            content_tokens(tokens_of(title)) - _TITLE_GLUE)
+        self.generality_ = np.zeros(len(entries)) if centrality is None else \
+            np.asarray(centrality, dtype=float)
+        return self
+
+    def overview(self, n: int = 3) -> list[int]:
+        """The entries that answer the knowledge's topic at the broadest level, broadest
+        first."""
+        return [int(e) for e in np.argsort(-self.generality_, kind="stable")[:n]]
+
+    def _subjects(self, tokens: Sequence[str]) -> set[tuple[str, ...]]:
+        found = set()
+        for i, token in enumerate(tokens):
+            for parts in self.by_first_.get(token, ()):
+                if tuple(tokens[i:i + len(parts)]) == parts:
+                    found.add(parts)
+        return found
+
+    def query(self, text: str, content: set[str]) -> tuple[frozenset, frozenset, bool]:
+        # (Broad: a few content words, all of them the topic's own.)
+        """(subjects named, question types asked, broad?) of one query; `content` is its
+        content tokens as the index sees them."""
+        cleaned = clean(text)
+        subjects = frozenset(self._subjects(words(cleaned)))
+        kinds = frozenset(k for k, pattern in _QUESTION_TYPES.items() if pattern.search(cleaned))
+        broad = 0 < len(content) <= BROAD_WORDS and any(t in self.topic_ for t in content) \
+            and all(t in self.topic_ or len(t) <= 3 for t in content)
+        return subjects, kinds, broad
+
+    def features(self, query: tuple[frozenset, frozenset, bool], entries: np.ndarray
+                 ) -> np.ndarray:
+        """(len(entries), len(ANSWERABILITY)) for the candidates of one query."""
+        subjects, kinds, broad = query
+        out = np.zeros((len(entries), len(ANSWERABILITY)))
+        for r, e in enumerate(entries):
+            out[r, 0] = min(len(subjects - self.entry_subjects_[e]), MAX_SUBJECTS)
+            out[r, 1] = float(bool(kinds - self.evidence_[e]))
+            out[r, 2] = self.generality_[e] if broad else 0.0
+        return out

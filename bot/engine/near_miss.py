@@ -1,0 +1,94 @@
+"""Near-miss questions made from the knowledge's own questions, for training: questions that
+share almost every word with an entry but ask what no answer says.
+
+Two kinds, both general (they work the same for any knowledge file), written by rule rather
+than copied from anywhere:
+- the subject swapped: the knowledge's main subject replaced by another drug, therapy or
+  product that the knowledge never mentions ("how much does psilocybin cost");
+- a detail added that the knowledge never covers: a place, a population, a situation or an
+  interaction ("how much does an infusion cost in canada", "... while breastfeeding").
+Candidates whose words the knowledge does use are skipped, so a knowledge file that does
+cover pregnancy never learns to refuse pregnancy questions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.engine.text import clean, words
+
+DETAILS = (
+    "in canada", "in australia", "in the uk", "in germany", "in india", "in mexico",
+    "in texas", "in california", "in new york", "near me", "in my city",
+    "for my dog", "for my cat", "for a horse", "for a 10 year old", "for teenagers",
+    "for toddlers", "for someone over 80", "for a newborn", "during pregnancy",
+    "while breastfeeding", "while trying to get pregnant", "with a pacemaker",
+    "with glaucoma", "with epilepsy", "with kidney disease", "with liver failure",
+    "with sleep apnea", "with asthma", "if i have hepatitis", "with lithium",
+    "with alcohol", "with grapefruit juice", "with birth control pills", "with viagra",
+    "with my blood thinner", "after a tattoo", "before a marathon", "on a long flight",
+    "in prison", "in the military", "for astronauts", "at the dentist",
+    "during ramadan", "while scuba diving", "for olympic athletes", "at high altitude",
+    "after bariatric surgery", "during chemotherapy", "after a heart transplant",
+    "on medicare part d", "under the nhs", "with an hsa card", "paid in bitcoin",
+    "according to the 2023 guidelines", "in the latest cochrane review",
+    "in a clinical trial in 2019", "by the who", "for veterinary students",
+)
+_GLUE = frozenset("in for a with my the if i on at while by to of under".split())
+QUESTION_FRAMES = (
+    "who invented {}", "which company makes {}", "what brand is best for {}",
+    "how many minutes exactly does {} take", "what is the exact mg dose of {}",
+    "what year did {} become legal in canada", "which celebrity uses {}",
+    "who is the top doctor for {}", "what are the stock prices of companies behind {}",
+)
+
+
+def main_subjects(entry_subjects: Sequence[frozenset]) -> list[tuple[str, ...]]:
+    """The subjects named by at least half of the entries (the knowledge's own topic)."""
+    counts = Counter(s for subjects in entry_subjects for s in subjects)
+    return [s for s, n in counts.most_common() if n >= len(entry_subjects) / 2]
+
+
+def near_misses(texts: Sequence[str], *, known_words: set[str], topic: Sequence[tuple[str, ...]],
+                subjects: Sequence[str], limit: int, seed: int = 0) -> list[str]:
+    """Up to `limit` near-miss questions made from `texts` (the entries' phrasings and
+    paraphrases). `known_words` are the words the knowledge uses; `topic` its main subjects
+    (as word tuples); `subjects` the general lexicon of names."""
+    rng = np.random.default_rng(seed)
+    foreign = [s for s in subjects if not set(words(clean(s))) & known_words]
+    details = [d for d in DETAILS if not (set(words(d)) - _GLUE) & known_words]
+    out: list[str] = []
+    order = rng.permutation(len(texts))
+    for n, i in enumerate(order):
+        if len(out) >= limit:
+            break
+        text = " ".join(texts[i].split())
+        tokens = words(clean(text))
+        kind = n % 3
+        if kind == 0 and foreign and topic:
+            swapped = _swap(text, tokens, topic, foreign[int(rng.integers(len(foreign)))])
+            if swapped:
+                out.append(swapped)
+                continue
+        if kind == 1 and foreign:
+            frame = QUESTION_FRAMES[int(rng.integers(len(QUESTION_FRAMES)))]
+            out.append(frame.format(foreign[int(rng.integers(len(foreign)))]))
+            continue
+        if details:
+            out.append(f"{text.rstrip('?.! ')} {details[int(rng.integers(len(details)))]}?")
+    return out
+
+
+def _swap(text: str, tokens: list[str], topic: Sequence[tuple[str, ...]], other: str
+          ) -> str | None:
+    """`text` with its first mention of a topic subject replaced by `other`, or None."""
+    lowered = text.casefold()
+    for subject in topic:
+        name = " ".join(subject)
+        at = lowered.find(name)
+        if at >= 0 and name in " ".join(tokens):
+            return text[:at] + other + text[at + len(name):]
+    return None
