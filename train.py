@@ -75,7 +75,8 @@ def train(knowledge_path: Path, model_path: Path, progress: Progress) -> int:
     try:
         params, report, engine = calibrate(
             knowledge, examples.negatives, general_negatives=examples.general_negatives,
-            paraphrases=examples.paraphrases, subjects=inputs.subjects, progress=progress)
+            paraphrases=examples.paraphrases, subjects=inputs.subjects,
+            background=inputs.background, progress=progress)
     except ValueError as exc:
         print(f"{knowledge_path}: not trained: {exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ DEFAULT_KNOWLEDGE = KNOWLEDGE_DIR / "ketamine.yaml"
 SEED_COPY = KNOWLEDGE_DIR / "sources" / "ketamine_faq_seed.txt"
 GENERAL_NEGATIVES = PACKAGE_DIR / "data" / "general_negatives.txt"
 SUBJECTS = PACKAGE_DIR / "data" / "subjects.txt"
+BACKGROUND_WORDS = PACKAGE_DIR / "data" / "background_words.txt"
 
 
 def _beside(knowledge_path: Path, suffix: str) -> Path:

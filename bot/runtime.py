@@ -26,7 +26,13 @@ import numpy as np
 from bot import paths
 from bot.conversation.safety import SafetyNet
 from bot.engine.calibration import calibrate_thresholds
-from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier, TextFeatures
+from bot.engine.classifier import (
+    EntryClassifier,
+    ExampleNeighbours,
+    NearestNegative,
+    ScopeClassifier,
+    TextFeatures,
+)
 from bot.engine.engine import Engine, Examples, FittedParts
 from bot.engine.index import FaqIndex
 from bot.engine.model import DEFAULT_PARAMS, ModelParams, Thresholds, inputs_hash
@@ -36,7 +42,7 @@ from bot.knowledge.paraphrases import paraphrases_path_for, read_paraphrases
 MAX_MODEL_BYTES = 4 * 2**20
 MAX_CACHE_BYTES = 512 * 2**20
 MAX_NEGATIVES_BYTES = 8 * 2**20
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class Inputs:
         self.knowledge = knowledge
         self.paths = (paraphrases_path_for(knowledge_path),
                       paths.negatives_path_for(knowledge_path), paths.GENERAL_NEGATIVES,
-                      paths.SUBJECTS)
+                      paths.SUBJECTS, paths.BACKGROUND_WORDS)
         self.notices: list[str] = []
 
     @functools.cached_property
@@ -119,12 +125,38 @@ class Inputs:
                                 f"({exc.strerror or exc}); answerability features are off")
             return ()
 
+    @functools.cached_property
+    def background(self) -> dict[str, float] | None:
+        """Each word's share of everyday requests (bot/data/background_words.txt)."""
+        try:
+            return read_background(paths.BACKGROUND_WORDS)
+        except (OSError, ValueError) as exc:
+            self.notices.append(f"WARNING: {paths.BACKGROUND_WORDS}: cannot read "
+                                f"({getattr(exc, 'strerror', None) or exc}); the topical "
+                                "feature is off")
+            return None
+
     def examples(self) -> Examples:
         return Examples(self.paraphrases, self.negatives, self.general_negatives)
 
     def key(self, params: ModelParams) -> str:
         """The fingerprint of everything matching is fitted on, for these weights' settings."""
         return inputs_hash(self.knowledge, self.fingerprint, settings_of(params))
+
+
+def read_background(path: str | Path) -> dict[str, float]:
+    """word -> share of documents, from `word<TAB>count` lines under a `# documents<TAB>N`
+    header line."""
+    total, shares = 0, {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith("# documents\t"):
+            total = int(line.split("\t")[1])
+        elif line and not line.startswith("#"):
+            word, count = line.split("\t")
+            shares[word] = int(count)
+    if total <= 0:
+        raise ValueError("no '# documents' line")
+    return {w: c / total for w, c in shares.items()}
 
 
 def read_negatives(path: str | Path) -> list[str]:
@@ -186,7 +218,8 @@ def load_engine(knowledge_path: str | Path = paths.DEFAULT_KNOWLEDGE,
     model_path = Path(model_path) if model_path else paths.model_path_for(knowledge_path)
     params, notices = load_params(model_path)
     key = inputs.key(params)
-    index = FaqIndex(subjects=inputs.subjects).fit(knowledge.entries, knowledge.synonyms,
+    index = FaqIndex(subjects=inputs.subjects, background=inputs.background).fit(
+        knowledge.entries, knowledge.synonyms,
                                                    title=knowledge.title)
     cache_path = paths.cache_path_for(knowledge_path)
     cached = read_cache(cache_path, cache_key(key, params), index) if use_cache else None
@@ -230,7 +263,8 @@ def write_cache(path: Path, key: str, engine: Engine) -> str | None:
                                         engine.params.thresholds.clarify,
                                         engine.params.thresholds.suggest])}
     for name, part in (("features", engine.parts.features), ("classifier", engine.classifier),
-                       ("scope", engine.scope), ("near", engine.near_negative)):
+                       ("scope", engine.scope), ("near", engine.near_negative),
+                       ("neighbours", engine.parts.neighbours)):
         if part is not None:
             arrays.update({f"{name}.{k}": v for k, v in part.to_arrays().items()})
     try:
@@ -276,7 +310,9 @@ def read_cache(path: Path, key: str, index: FaqIndex
             if group("classifier") else None,
             ScopeClassifier.from_arrays(group("scope"), n_features) if group("scope") else None,
             NearestNegative.from_arrays(group("near"), features.n_char_)
-            if group("near") and features else None)
+            if group("near") and features else None,
+            ExampleNeighbours.from_arrays(group("neighbours"), n_features)
+            if group("neighbours") else None)
         if parts.classifier is not None and parts.classifier.n_entries_ != index.n_entries:
             return None
     except (KeyError, ValueError, TypeError, IndexError):

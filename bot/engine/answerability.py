@@ -8,6 +8,9 @@ knowledge file, where similarity alone is fooled.
 - question type: the question asks how much (a price), how many, when, how long, who or
   where, and the entry's answer holds nothing of that kind (no price, number, year,
   duration, name or place).
+- topical: the share of the question's words that are the knowledge's own, against how
+  often everyday requests use them: a one-word question such as "clear" shares a word with an
+  answer but says nothing about the topic.
 - broad fit: the question names only the topic ("what is ketamine", "tell me about iv
   ketamine") and the entry is one of the knowledge's overview questions (the most central:
   its question and answer share most with all the others'); such a question should get the
@@ -25,7 +28,9 @@ import numpy as np
 from bot.engine.text import clean, content_tokens, words
 from bot.knowledge.model import Entry
 
-ANSWERABILITY = ("foreign_subject", "qtype_mismatch", "broad_fit")
+ANSWERABILITY = ("foreign_subject", "qtype_mismatch", "broad_fit", "topical")
+TOPICAL_RATIO = 10.0  # a word is the knowledge's own when its share of entries is 10x its
+# share of everyday requests
 MAX_SUBJECTS = 2
 
 # Question types, asked as word patterns on the cleaned question ...
@@ -41,6 +46,8 @@ _QUESTION_TYPES = {
                            r"mins|hrs)|how soon|how quickly|how fast)\b"),
     "who": re.compile(r"\b(?:who|whose|which doctor|which company|which scientist)\b"),
     "where": re.compile(r"\b(?:where|which (?:clinic|hospital|city|country|state|place))\b"),
+    "dose": re.compile(r"\b(?:dose|doses|dosage|dosages|dosing|mg|milligrams?|mcg|"
+                       r"how much (?:ketamine|of it|do they give|should))\b"),
 }
 # ... and the evidence an answer holds for each, on its original text.
 _NUMBER = r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|" \
@@ -62,6 +69,8 @@ _EVIDENCE = {
     "where": re.compile(r"\b(?:clinic|clinics|hospital|office|home|center|centre|university|"
                         r"in the (?:us|uk|united states)|country|countries|setting|vein|arm|"
                         r"muscle)\b", re.IGNORECASE),
+    "dose": re.compile(r"\d\s*(?:mg|milligrams?|mcg|ml|mg/kg)\b|\bper (?:kilogram|kg)\b",
+                       re.IGNORECASE),
 }
 BROAD_WORDS = 2  # a broad question has at most this many content words, all of the topic
 _TITLE_GLUE = frozenset({"faq", "faqs", "question", "questions", "answer", "answers"})
@@ -83,9 +92,11 @@ class Answerability:
         self.synonyms = synonyms or {}
 
     def fit(self, entries: Sequence[Entry], tokens_of, *, title: str = "",
-            centrality: np.ndarray | None = None) -> Answerability:
+            centrality: np.ndarray | None = None,
+            background: Mapping[str, float] | None = None) -> Answerability:
         """`tokens_of(text)` gives the index's matching tokens (for the topic words);
-        `centrality` how close each entry is to the knowledge as a whole (0-1)."""
+        `centrality` how close each entry is to the knowledge as a whole (0-1); `background`
+        each matching token's share of everyday requests."""
         self.by_first_: dict[str, list[tuple[str, ...]]] = {}
         for name in self.subjects:
             parts = tuple(words(clean(name)))
@@ -107,11 +118,26 @@ class Answerability:
         questions = [content_tokens(tokens_of(e.question)) for e in entries]
         share = Counter(t for q in questions for t in q)
         self.topic_ = frozenset(t for t, n in share.items()
-                                if n >= TOPIC_SHARE * max(len(entries), 1)) | (
+                                if n >= max(2, TOPIC_SHARE * len(entries))) | (
             content_tokens(tokens_of(title)) - _TITLE_GLUE)
         self.generality_ = np.zeros(len(entries)) if centrality is None else \
             np.asarray(centrality, dtype=float)
+        # Shares over the knowledge's documents (each phrasing and each answer): over whole
+        # entries a word that one answer uses once would look as common as the topic itself.
+        documents = [content_tokens(tokens_of(text))
+                     for e in entries for text in (*e.phrasings, e.answer)]
+        share_kb = Counter(t for tokens in documents for t in tokens)
+        n = max(len(documents), 1)
+        floor = min(background.values(), default=0.0) if background else 0.0
+        self.topical_ = frozenset(
+            t for t, k in share_kb.items()
+            if background is None or k / n >= TOPICAL_RATIO * background.get(t, floor))
         return self
+
+    def missing(self, entry: int) -> frozenset[str]:
+        """The kinds of detail (price, number, year, ...) that an entry's answer does not
+        hold."""
+        return frozenset(_EVIDENCE) - self.evidence_[entry]
 
     def overview(self, n: int = 3) -> list[int]:
         """The entries that answer the knowledge's topic at the broadest level, broadest
@@ -126,24 +152,26 @@ class Answerability:
                     found.add(parts)
         return found
 
-    def query(self, text: str, content: set[str]) -> tuple[frozenset, frozenset, bool]:
-        # (Broad: a few content words, all of them the topic's own.)
-        """(subjects named, question types asked, broad?) of one query; `content` is its
-        content tokens as the index sees them."""
+    def query(self, text: str, content: set[str]) -> tuple[frozenset, frozenset, bool, float]:
+        """(subjects named, question types asked, broad?, share of its content words that
+        are the knowledge's own) of one query; `content` is its content tokens as the index
+        sees them. Broad: a few content words, all of them the topic's own."""
         cleaned = clean(text)
         subjects = frozenset(self._subjects(words(cleaned)))
         kinds = frozenset(k for k, pattern in _QUESTION_TYPES.items() if pattern.search(cleaned))
         broad = 0 < len(content) <= BROAD_WORDS and any(t in self.topic_ for t in content) \
             and all(t in self.topic_ or len(t) <= 3 for t in content)
-        return subjects, kinds, broad
+        topical = sum(t in self.topical_ for t in content) / len(content) if content else 0.0
+        return subjects, kinds, broad, topical
 
-    def features(self, query: tuple[frozenset, frozenset, bool], entries: np.ndarray
+    def features(self, query: tuple[frozenset, frozenset, bool, float], entries: np.ndarray
                  ) -> np.ndarray:
         """(len(entries), len(ANSWERABILITY)) for the candidates of one query."""
-        subjects, kinds, broad = query
+        subjects, kinds, broad, topical = query
         out = np.zeros((len(entries), len(ANSWERABILITY)))
         for r, e in enumerate(entries):
             out[r, 0] = min(len(subjects - self.entry_subjects_[e]), MAX_SUBJECTS)
             out[r, 1] = float(bool(kinds - self.evidence_[e]))
             out[r, 2] = self.generality_[e] if broad else 0.0
+        out[:, 3] = topical
         return out

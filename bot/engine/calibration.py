@@ -8,7 +8,9 @@ probabilities depend on how many entries there are and how alike they are.
 
 Each out-of-scope question is asked of an engine whose scope classifier and nearest-negative
 memory never saw it (two halves, each scored by models fitted on the other), also wrapped in
-chat filler and typed in a hurry; the thresholds are then set at target rates on them.
+chat filler and typed in a hurry. Near misses made by rule from the knowledge's own questions
+(bot.engine.near_miss) join them, so the thresholds also hold on questions that share almost
+every word with an entry; the thresholds are then set at target rates on all of them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bot.engine.classifier import NearestNegative, ScopeClassifier
 from bot.engine.decide import MAX_SUGGESTIONS
 from bot.engine.engine import Engine
 from bot.engine.model import Thresholds
+from bot.engine.near_miss import main_subjects, near_misses
 
 Progress = Callable[[str, int, int], None]
 
@@ -32,6 +35,7 @@ OOS_ANSWER_RATE = 0.08
 OOS_REACH_RATE = 0.10
 OOS_SUGGEST_RATE = 0.25
 MIN_NEGATIVES = 20  # fewer say too little about the tail: keep cautious fixed thresholds
+NEAR_MISSES = 500
 CAUTIOUS = Thresholds(answer=0.9, margin=0.4, clarify=0.6, suggest=0.35)
 
 FILLERS = ("hi, {}", "hello! {}", "{} thanks", "{}? thank you", "quick question: {}",
@@ -87,7 +91,7 @@ class TopConfidences:
 
 
 def top_confidences(confidence_rows: Sequence[np.ndarray]) -> TopConfidences:
-    top = np.zeros((len(confidence_rows), MAX_SUGGESTIONS))
+    top = np.zeros((len(confidence_rows), MAX_SUGGESTIONS))  # (0, 3) when there are none
     for i, conf in enumerate(confidence_rows):
         best = np.sort(conf)[::-1][:MAX_SUGGESTIONS]
         top[i, :len(best)] = best
@@ -126,24 +130,45 @@ def negative_confidences(engine: Engine, *, folds: int = 2, seed: int = 2,
         if not asked:
             continue
         vectors = engine.index.vectorize(as_people_type(asked, seed=seed + f))
-        proba, scope, near = engine.classifier_signals(vectors.normalized)
+        signals = engine.classifier_signals(vectors.normalized)
         if features is not None and engine.scope is not None:
             kept = np.flatnonzero(fold_of != f)
             query_rows = features.rows(vectors.normalized, batch=True)
-            scope = ScopeClassifier(C=engine.params.scope_c).fit(
+            signals["in_scope"] = ScopeClassifier(C=engine.params.scope_c).fit(
                 sp.vstack([positives, negatives.select(kept)], format="csr"),
                 [True] * positives.shape[0] + [False] * len(kept)).proba(query_rows)
-            near = NearestNegative().fit(negatives.subset(kept)).similarity(query_rows)
-        for found in engine.index.candidates(vectors, classifier_proba=proba, in_scope=scope,
-                                             near_negative=near):
+            signals["near_negative"] = NearestNegative().fit(
+                negatives.subset(kept)).similarity(query_rows)
+        for found in engine.index.candidates(vectors, **signals):
             rows.append(engine.params.confidence(found.features))
     progress("calibration", folds, folds)
     return top_confidences(rows)
+
+
+def near_miss_confidences(engine: Engine, *, limit: int = NEAR_MISSES, seed: int = 11
+                          ) -> TopConfidences:
+    """The engine's top confidences for near misses made from its own questions (never
+    trained on by its classifiers, so the engine as it is scores them)."""
+    index = engine.index
+    questions = near_misses(list(engine.training.positive_texts),
+                            known_words=set(index.normalizer_.vocabulary_),
+                            topic=main_subjects(index.answerability_.entry_subjects_),
+                            subjects=index.subjects, limit=limit, seed=seed,
+                            missing=[index.answerability_.missing(e)
+                                     for e in engine.training.labels])
+    if not questions:
+        return top_confidences([])
+    vectors = index.vectorize(questions)
+    return top_confidences([engine.params.confidence(found.features) for found in
+                            index.candidates(vectors,
+                                             **engine.classifier_signals(vectors.normalized))])
 
 
 def calibrate_thresholds(engine: Engine, *, progress: Progress = _quiet) -> Thresholds:
     """Thresholds for this engine (its model's lead over the runner-up is kept)."""
     if not engine.training.negatives:
         return replace(CAUTIOUS, margin=engine.params.thresholds.margin)
-    return thresholds_from_negatives(negative_confidences(engine, progress=progress),
+    negatives = negative_confidences(engine, progress=progress)
+    near = near_miss_confidences(engine)
+    return thresholds_from_negatives(TopConfidences(np.vstack([negatives.top, near.top])),
                                      engine.params.thresholds.margin)

@@ -266,6 +266,76 @@ class NearestNegative:
         return model
 
 
+class ExampleNeighbours:
+    """For each entry, the highest cosine between a query and one of the entry's training
+    examples (its phrasings and paraphrases). A linear classifier weighs words across all of
+    an entry's examples, so a word that many of one entry's paraphrases happen to share pulls
+    every question with that word to it; the nearest single example is a second opinion."""
+
+    def fit(self, examples: FeatureRows, labels: Sequence[int], n_entries: int
+            ) -> ExampleNeighbours:
+        order = np.argsort(np.asarray(labels), kind="stable")
+        self.labels_ = np.asarray(labels)[order]
+        self.order_ = order  # example number of each stored row
+        self.n_entries_ = n_entries
+        self.starts_ = np.searchsorted(self.labels_, np.arange(n_entries))
+        matrix = sp.hstack([examples.word, examples.char], format="csr")[order] / np.sqrt(2)
+        self.examples_ = TermDocuments(sp.csr_matrix(matrix, dtype=np.float32))
+        return self
+
+    def similarity(self, rows: FeatureRows, exclude: Sequence[int | None] | None = None
+                   ) -> np.ndarray:
+        """(queries x entries) highest cosines; `exclude[i]` hides query i's own example."""
+        if not hasattr(self, "examples_"):
+            raise NotFittedError("these ExampleNeighbours are not fitted yet")
+        if rows.single:
+            (wi, wv), (ci, cv) = rows.word, rows.char
+            scores = self.examples_.score_one(np.r_[wi, rows.n_word + ci],
+                                              np.r_[wv, cv].astype(np.float32) / np.sqrt(2))
+            scores = scores[None, :] if scores is not None else self._many(rows)
+        else:
+            scores = self._many(rows)
+        if exclude is not None:
+            position = np.empty(len(self.order_), dtype=np.int64)
+            position[self.order_] = np.arange(len(self.order_))
+            for i, j in enumerate(exclude):
+                if j is not None:
+                    scores[i, position[j]] = 0.0
+        out = np.zeros((scores.shape[0], self.n_entries_))
+        present = np.unique(self.labels_)
+        out[:, present] = np.maximum.reduceat(scores, self.starts_[present], axis=1)
+        return out
+
+    def _many(self, rows: FeatureRows) -> np.ndarray:
+        both = sp.hstack([rows.word, rows.char], format="csr") if not rows.single else \
+            sp.csr_matrix((np.r_[rows.word[1], rows.char[1]],
+                           np.r_[rows.word[0], rows.n_word + rows.char[0]],
+                           [0, len(rows.word[0]) + len(rows.char[0])]),
+                          shape=(1, rows.n_word + rows.n_char))
+        return self.examples_.score_many(both / np.sqrt(2))
+
+    def to_arrays(self) -> Arrays:
+        m = self.examples_.matrix_t.T.tocsr()
+        return {"data": m.data, "indices": m.indices, "indptr": m.indptr,
+                "shape": np.asarray(m.shape), "labels": self.labels_, "order": self.order_,
+                "n_entries": np.asarray(self.n_entries_)}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], n_features: int
+                    ) -> ExampleNeighbours:
+        model = cls()
+        shape = tuple(int(n) for n in arrays["shape"])
+        if shape[1] != n_features:
+            raise ValueError("neighbour arrays do not fit these features")
+        model.examples_ = TermDocuments(sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape))
+        model.labels_ = np.asarray(arrays["labels"], dtype=np.int64)
+        model.order_ = np.asarray(arrays["order"], dtype=np.int64)
+        model.n_entries_ = int(arrays["n_entries"])
+        model.starts_ = np.searchsorted(model.labels_, np.arange(model.n_entries_))
+        return model
+
+
 def _logistic_regression(**options):
     # Imported when fitting only: serving a fitted model never needs it, and the import costs
     # a tenth of a second of start-up.

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from bot.engine.classifier import EntryClassifier, NearestNegative, ScopeClassifier, TextFeatures
+from bot.engine.classifier import (
+    EntryClassifier,
+    ExampleNeighbours,
+    NearestNegative,
+    ScopeClassifier,
+    TextFeatures,
+)
 from bot.engine.decide import MAX_SUGGESTIONS, Match, Scored, decide
 from bot.engine.index import FaqIndex
 from bot.engine.model import DEFAULT_PARAMS, ModelParams
@@ -84,6 +90,7 @@ class FittedParts:
     classifier: EntryClassifier | None
     scope: ScopeClassifier | None
     near_negative: NearestNegative | None
+    neighbours: ExampleNeighbours | None = None
 
 
 def fit_parts(index: FaqIndex, training: TrainingTexts, params: ModelParams) -> FittedParts:
@@ -93,8 +100,11 @@ def fit_parts(index: FaqIndex, training: TrainingTexts, params: ModelParams) -> 
         return FittedParts(None, None, None, None)
     features = TextFeatures().fit(list(training.positives) + list(training.negatives))
     positives = features.rows(training.positives, batch=True)
-    classifier = EntryClassifier(C=params.classifier_c).fit(
-        positives.select(), training.labels, index.n_entries) if params.use_classifier else None
+    classifier = neighbours = None
+    if params.use_classifier:
+        classifier = EntryClassifier(C=params.classifier_c).fit(
+            positives.select(), training.labels, index.n_entries)
+        neighbours = ExampleNeighbours().fit(positives, training.labels, index.n_entries)
     scope = near = None
     if use_scope:
         negatives = features.rows(training.negatives, batch=True)
@@ -102,7 +112,7 @@ def fit_parts(index: FaqIndex, training: TrainingTexts, params: ModelParams) -> 
             sp.vstack([positives.select(), negatives.select()], format="csr"),
             [True] * len(training.positives) + [False] * len(training.negatives))
         near = NearestNegative().fit(negatives)
-    return FittedParts(features, classifier, scope, near)
+    return FittedParts(features, classifier, scope, near, neighbours)
 
 
 class Engine:
@@ -113,12 +123,13 @@ class Engine:
                  paraphrases: Mapping[str, Sequence[str]] | None = None,
                  index: FaqIndex | None = None, parts: FittedParts | None = None,
                  read_examples: Callable[[], Examples] | None = None,
-                 subjects: Sequence[str] = ()):
+                 subjects: Sequence[str] = (), background: Mapping[str, float] | None = None):
         """`read_examples`, when given, supplies paraphrases and negatives on first need
         instead (a cached engine never needs them, and reading them costs start-up time).
-        `subjects` names drugs, therapies and products for the answerability features."""
+        `subjects` (drugs, therapies, products) and `background` (everyday word shares) are
+        for the answerability features."""
         self.knowledge = knowledge
-        self.index = index or FaqIndex(subjects=subjects).fit(
+        self.index = index or FaqIndex(subjects=subjects, background=background).fit(
             knowledge.entries, knowledge.synonyms, title=knowledge.title)
         self._read_examples = read_examples or (
             lambda: Examples(paraphrases or {}, tuple(negatives), tuple(general_negatives)))
@@ -141,16 +152,19 @@ class Engine:
         return TrainingTexts.build(self.index, self.knowledge, examples.paraphrases,
                                    examples.negatives, examples.general_negatives)
 
-    def classifier_signals(self, normalized: Sequence[str]
-                           ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """The classifiers' signals for normalized queries: entry probabilities, P(in scope)
-        and the similarity to the nearest out-of-scope question (None where not used)."""
-        if self.parts.features is None:
-            return None, None, None
-        rows = self.parts.features.rows(normalized)
-        return (self.classifier.proba(rows) if self.classifier is not None else None,
-                self.scope.proba(rows) if self.scope is not None else None,
-                self.near_negative.similarity(rows) if self.near_negative is not None else None)
+    def classifier_signals(self, normalized: Sequence[str]) -> dict[str, np.ndarray | None]:
+        """The classifiers' signals for normalized queries, as `FaqIndex.candidates` takes
+        them: entry probabilities, P(in scope), the similarity to the nearest out-of-scope
+        question and to each entry's nearest training example (None where not used)."""
+        parts = self.parts
+        if parts.features is None:
+            return {}
+        rows = parts.features.rows(normalized)
+        return {"classifier_proba": parts.classifier.proba(rows) if parts.classifier else None,
+                "in_scope": parts.scope.proba(rows) if parts.scope else None,
+                "near_negative": parts.near_negative.similarity(rows)
+                if parts.near_negative else None,
+                "neighbour": parts.neighbours.similarity(rows) if parts.neighbours else None}
 
     def with_params(self, params: ModelParams) -> Engine:
         """The same fitted engine with other weights or thresholds (same classifier use)."""
@@ -163,9 +177,7 @@ class Engine:
         """All shortlisted candidates with their confidence, best first (the first `explain`
         carry the query words that matched them)."""
         vectors = self.index.vectorize([query])
-        proba, scope, near = self.classifier_signals(vectors.normalized)
-        found = self.index.candidates(vectors, classifier_proba=proba, in_scope=scope,
-                                      near_negative=near)[0]
+        found = self.index.candidates(vectors, **self.classifier_signals(vectors.normalized))[0]
         confidence = self.params.confidence(found.features)
         order = np.argsort(-confidence, kind="stable")
         entries = self.knowledge.entries

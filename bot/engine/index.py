@@ -25,10 +25,11 @@ from bot.engine.vectors import FastTfidf, TermDocuments, spans
 from bot.knowledge.model import Entry
 
 # Bumped whenever a feature changes meaning: models and caches of another version are not used.
-FEATURE_VERSION = 3
+FEATURE_VERSION = 5
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
             "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap",
-            "scope", "unknown", "near_negative", *ANSWERABILITY)
+            "scope", "unknown", "near_negative", "neighbour", "neighbour_gap", *ANSWERABILITY)
+_NEIGHBOUR = FEATURES.index("neighbour")
 _ANSWERABILITY_COLUMNS = slice(FEATURES.index(ANSWERABILITY[0]), len(FEATURES))
 MAX_UNKNOWN = 3  # unknown words counted (a long message should not weigh more for its length)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+")
@@ -97,6 +98,14 @@ class QueryVectors:
         return self._cache["both"]  # type: ignore[return-value]
 
 
+def _gaps(values: np.ndarray) -> np.ndarray:
+    """Each value minus the best of the others (how far a candidate leads, or trails)."""
+    if len(values) < 2:
+        return values - 0.0
+    order = np.sort(values)
+    return values - np.where(values == order[-1], order[-2], order[-1])
+
+
 def cosine_scores(vectors: QueryVectors, field: str, documents: TermDocuments) -> np.ndarray:
     """Cosine scores (queries x documents) of the queries' `field` vectors."""
     terms = getattr(vectors, f"{field}_terms")
@@ -129,13 +138,16 @@ class FaqIndex(BaseEstimator):
     fuzzy_phrasings : at most this many phrasings per query are re-scored with rapidfuzz.
     subjects : names of drugs, therapies and products, for the answerability features
         (bot/data/subjects.txt; none: those features stay 0).
+    background : word -> its share of everyday requests (bot/data/background_words.txt),
+        to tell the knowledge's own words from everyday ones (none: every word is its own).
     """
 
     def __init__(self, *, word_ngrams: tuple[int, int] = (1, 2),
                  char_ngrams: tuple[int, int] = (3, 5), char_max_df: float = 0.05,
                  large_index: int = 5000, shortlist: int = 8, fuzzy_phrasings: int = 40,
-                 subjects: Sequence[str] = ()):
+                 subjects: Sequence[str] = (), background: Mapping[str, float] | None = None):
         self.subjects = subjects
+        self.background = background
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.char_max_df = char_max_df
@@ -211,8 +223,19 @@ class FaqIndex(BaseEstimator):
         self.token_idf_ = {t: float(idf[j]) for t, j in vocab.items() if " " not in t}
         self.answerability_ = Answerability(self.subjects, synonyms).fit(
             entries, lambda text: self.normalizer_.tokens(text), title=title,
-            centrality=self._centrality())
+            centrality=self._centrality(), background=self._background_tokens())
         return self
+
+    def _background_tokens(self) -> dict[str, float] | None:
+        """The background shares by matching token (stems; a token's share is its most
+        frequent word's)."""
+        if self.background is None:
+            return None
+        shares: dict[str, float] = {}
+        for word, share in self.background.items():
+            token = self.normalizer_.stem(word)
+            shares[token] = max(shares.get(token, 0.0), share)
+        return shares
 
     def _centrality(self) -> np.ndarray:
         """How close each entry's question and answer come to the knowledge as a whole (the
@@ -262,13 +285,15 @@ class FaqIndex(BaseEstimator):
                    classifier_proba: np.ndarray | None = None,
                    in_scope: np.ndarray | None = None,
                    near_negative: np.ndarray | None = None,
+                   neighbour: np.ndarray | None = None,
                    exclude: Sequence[int | None] | None = None) -> list[Candidates]:
         """Shortlist and features for each query.
 
         `classifier_proba` (queries x entries) comes from the entry classifier and `in_scope`
         (queries,) from the scope classifier, `near_negative` (queries,) the similarity to the
-        closest out-of-scope question, if any. `exclude[i]` hides one phrasing from
-        query i (leave-one-out training).
+        closest out-of-scope question, if any, `neighbour` (queries x entries) the highest
+        similarity to one of each entry's training examples. `exclude[i]` hides one phrasing
+        from query i (leave-one-out training).
         """
         vectors = queries if isinstance(queries, QueryVectors) else self.vectorize(queries)
         tokens, norm = vectors.tokens, vectors.normalized
@@ -297,6 +322,10 @@ class FaqIndex(BaseEstimator):
                               vectors.content_row(i),
                               None if classifier_proba is None else classifier_proba[i],
                               char[i], skip, scope[i], near[i])
+            if neighbour is not None:
+                values = neighbour[i, found.entries]
+                found.features[:, _NEIGHBOUR] = values
+                found.features[:, _NEIGHBOUR + 1] = _gaps(values)
             asked = self.answerability_.query(vectors.texts[i], content_tokens(tokens[i]))
             found.features[:, _ANSWERABILITY_COLUMNS] = self.answerability_.features(
                 asked, found.entries)
@@ -360,13 +389,7 @@ class FaqIndex(BaseEstimator):
         rows[:, 14] = unknown
         rows[:, 15] = near
         for col, src in ((9, 0), (10, 1), (11, 4), (12, 6)):
-            values = rows[:, src]
-            if k > 1:
-                order = np.sort(values)
-                others = np.where(values == order[-1], order[-2], order[-1])
-            else:
-                others = np.zeros(1)
-            rows[:, col] = values - others
+            rows[:, col] = _gaps(rows[:, src])
         return Candidates(entries=top, features=rows, best_phrasing=best_phrasing)
 
     def _best_sentence(self, entries: np.ndarray, idx: np.ndarray, weights: np.ndarray

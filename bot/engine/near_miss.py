@@ -1,12 +1,15 @@
 """Near-miss questions made from the knowledge's own questions, for training: questions that
 share almost every word with an entry but ask what no answer says.
 
-Two kinds, both general (they work the same for any knowledge file), written by rule rather
+Three kinds, all general (they work the same for any knowledge file), written by rule rather
 than copied from anywhere:
 - the subject swapped: the knowledge's main subject replaced by another drug, therapy or
   product that the knowledge never mentions ("how much does psilocybin cost");
 - a detail added that the knowledge never covers: a place, a population, a situation or an
-  interaction ("how much does an infusion cost in canada", "... while breastfeeding").
+  interaction ("how much does an infusion cost in canada", "... while breastfeeding");
+- a question about an entry that asks for what its answer does not hold: a price, a number,
+  a year, a duration, a name, a place or a dose ("... so how much does that cost?" of an
+  answer that names no price).
 Candidates whose words the knowledge does use are skipped, so a knowledge file that does
 cover pregnancy never learns to refuse pregnancy questions.
 """
@@ -38,6 +41,15 @@ DETAILS = (
     "in a clinical trial in 2019", "by the who", "for veterinary students",
 )
 _GLUE = frozenset("in for a with my the if i on at while by to of under".split())
+ASKING = {  # what a question adds to ask for one kind of detail (see answerability)
+    "cost": ("so how much does that cost?", "and what's the price?", "price?"),
+    "count": ("how many exactly?", "how many do people need?"),
+    "when": ("when did that start?", "what year was that?"),
+    "duration": ("how many minutes exactly?", "how long does that take?"),
+    "who": ("who says so?", "who does that?"),
+    "where": ("where can i get that?", "which clinic does that?"),
+    "dose": ("what dose in mg?", "how many mg is that?"),
+}
 QUESTION_FRAMES = (
     "who invented {}", "which company makes {}", "what brand is best for {}",
     "how many minutes exactly does {} take", "what is the exact mg dose of {}",
@@ -53,10 +65,12 @@ def main_subjects(entry_subjects: Sequence[frozenset]) -> list[tuple[str, ...]]:
 
 
 def near_misses(texts: Sequence[str], *, known_words: set[str], topic: Sequence[tuple[str, ...]],
-                subjects: Sequence[str], limit: int, seed: int = 0) -> list[str]:
+                subjects: Sequence[str], limit: int, seed: int = 0,
+                missing: Sequence[frozenset[str]] = ()) -> list[str]:
     """Up to `limit` near-miss questions made from `texts` (the entries' phrasings and
     paraphrases). `known_words` are the words the knowledge uses; `topic` its main subjects
-    (as word tuples); `subjects` the general lexicon of names."""
+    (as word tuples); `subjects` the general lexicon of names; `missing[i]` the kinds of
+    detail (ASKING's keys) that the answer of text i's entry does not hold."""
     rng = np.random.default_rng(seed)
     foreign = [s for s in subjects if not set(words(clean(s))) & known_words]
     details = [d for d in DETAILS if not (set(words(d)) - _GLUE) & known_words]
@@ -67,7 +81,12 @@ def near_misses(texts: Sequence[str], *, known_words: set[str], topic: Sequence[
             break
         text = " ".join(texts[i].split())
         tokens = words(clean(text))
-        kind = n % 3
+        kind = n % 4
+        if kind == 3 and len(missing) > i and missing[i]:
+            asked = sorted(missing[i])[int(rng.integers(len(missing[i])))]
+            tails = ASKING[asked]
+            out.append(f"{text.rstrip('?.! ')}, {tails[int(rng.integers(len(tails)))]}")
+            continue
         if kind == 0 and foreign and topic:
             swapped = _swap(text, tokens, topic, foreign[int(rng.integers(len(foreign)))])
             if swapped:

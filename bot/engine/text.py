@@ -218,9 +218,9 @@ class Normalizer:
     def tokens(self, text: str, *, cleaned: bool = False) -> list[str]:
         """Matching tokens: cleaned, spelling-corrected, synonyms rewritten, stemmed."""
         raw = [self.correct(w) for w in words(text if cleaned else clean(text))]
-        return [self._stem(w) for w in self.rewrite(raw)]
+        return [self.stem(w) for w in self.rewrite(raw)]
 
-    def _stem(self, word: str) -> str:
+    def stem(self, word: str) -> str:
         stem = self._stems.get(word)
         if stem is None:
             stem = _STEMMER.stemWord(word)

@@ -89,9 +89,10 @@ def _example_folds(labels: np.ndarray, folds: int) -> np.ndarray:
 
 def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str],
                     negative_folds: np.ndarray, *, folds: int = 5, progress: Progress = _quiet
-                    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """Classifier probabilities, P(in scope) and nearest-negative similarity for the positive
-    queries then the negatives, each from models that never saw that example. A negative
+                    ) -> dict[str, np.ndarray | None]:
+    """The classifiers' signals (as `FaqIndex.candidates` takes them) for the positive
+    queries then the negatives, each from models that never saw that example (the nearest
+    training example is never the query's own). A negative
     asked in fold f is scored by scope models trained without the training negatives whose
     number is f modulo `folds` (`negative_folds` says which fold each asked one is in)."""
     index, training, params = engine.index, engine.training, engine.params
@@ -106,10 +107,13 @@ def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str],
     scope = np.zeros(n) if engine.scope is not None else None
     near = np.zeros(n) if engine.scope is not None else None
     if features is None:
-        return proba, scope, near
+        return {}
     positives = features.rows(training.positives, batch=True)
     negatives = features.rows(training.negatives, batch=True)
     query_rows = features.rows([index.normalizer_(q) for q in queries], batch=True)
+    neighbour = engine.parts.neighbours.similarity(
+        query_rows, exclude=[int(j) for j in asked.example] + [None] * len(negative_texts)
+    ) if engine.parts.neighbours is not None else None
     for f in range(folds):
         progress("cross-validation", f, folds)
         rows = np.flatnonzero(query_fold == f)
@@ -132,18 +136,17 @@ def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str],
                 [True] * len(keep) + [False] * len(kept)).proba(asked_rows)
             near[rows] = NearestNegative().fit(negatives.subset(kept)).similarity(asked_rows)
     progress("cross-validation", folds, folds)
-    return proba, scope, near
+    return {"classifier_proba": proba, "in_scope": scope, "near_negative": near,
+            "neighbour": neighbour}
 
 
-def _features(index: FaqIndex, queries, proba, scope, near, hidden, progress, batch=400):
+def _features(index: FaqIndex, queries, signals, hidden, progress, batch=400):
     out = []
     for start in range(0, len(queries), batch):
         progress("features", start, len(queries))
         sl = slice(start, start + batch)
         out.extend(index.candidates(
-            queries[sl], classifier_proba=None if proba is None else proba[sl],
-            in_scope=None if scope is None else scope[sl],
-            near_negative=None if near is None else near[sl],
+            queries[sl], **{k: None if v is None else v[sl] for k, v in signals.items()},
             exclude=[None if h < 0 else int(h) for h in hidden[sl]]))
     progress("features", len(queries), len(queries))
     return out
@@ -176,10 +179,12 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
               paraphrases: Mapping[str, Sequence[str]] | None = None,
               classifier_c: float = 10.0, scope_c: float = 1.0,
               max_queries: int | None = 1500, subjects: Sequence[str] = (),
+              background: Mapping[str, float] | None = None,
               progress: Progress = _quiet) -> tuple[ModelParams, dict, Engine]:
     """Learn ModelParams for these inputs; returns them, a report, and the final engine."""
     started = time.perf_counter()
-    index = FaqIndex(subjects=subjects).fit(knowledge.entries, knowledge.synonyms,
+    index = FaqIndex(subjects=subjects, background=background).fit(
+        knowledge.entries, knowledge.synonyms,
                                             title=knowledge.title)
     probe = TrainingTexts.build(index, knowledge, paraphrases, negatives, general_negatives)
     per_entry = np.bincount(probe.labels, minlength=index.n_entries)
@@ -204,17 +209,17 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     synthetic = near_misses(list(training.positive_texts),
                             known_words=set(index.normalizer_.vocabulary_),
                             topic=main_subjects(index.answerability_.entry_subjects_),
-                            subjects=subjects, limit=int(NEAR_MISS_SHARE * len(asked.texts) / 3))
+                            subjects=subjects, limit=int(NEAR_MISS_SHARE * len(asked.texts) / 3),
+                            missing=[index.answerability_.missing(e) for e in training.labels])
     real = len(training.negative_texts)
     negatives_asked = list(training.negative_texts) + synthetic
     negative_texts = as_people_type(negatives_asked, seed=7)
     negative_folds = np.tile(np.arange(len(negatives_asked)) % 5, 3)
-    proba, scope, near = cross_validated(engine, asked, negative_texts, negative_folds,
-                                         progress=progress)
+    signals = cross_validated(engine, asked, negative_texts, negative_folds, progress=progress)
     queries = asked.texts + negative_texts
     gold = list(asked.entry) + [-1] * len(negative_texts)
     hidden = np.r_[asked.hidden, np.full(len(negative_texts), -1)]
-    candidates = _features(index, queries, proba, scope, near, hidden, progress)
+    candidates = _features(index, queries, signals, hidden, progress)
     X, y, groups = _rows(candidates, gold)
     if y.sum() < 10 or (~y).sum() < 10:
         raise ValueError(f"too little to learn from ({int(y.sum())} positive candidates): give "
