@@ -117,8 +117,11 @@ class Answerability:
                                     if pattern.search(entry.answer)) for entry in entries]
         questions = [content_tokens(tokens_of(e.question)) for e in entries]
         share = Counter(t for q in questions for t in q)
-        self.topic_ = frozenset(t for t, n in share.items()
-                                if n >= max(2, TOPIC_SHARE * len(entries))) | (
+        common = [t for t, n in share.most_common() if n >= max(2, TOPIC_SHARE * len(entries))]
+        # The topic's main word, implied in any question that names none of the topic's words
+        # (only when it is the knowledge's clear subject: most entries' questions name it).
+        self.implied_ = common[0] if common and share[common[0]] >= len(entries) / 2 else None
+        self.topic_ = frozenset(common) | (
             content_tokens(tokens_of(title)) - _TITLE_GLUE)
         self.generality_ = np.zeros(len(entries)) if centrality is None else \
             np.asarray(centrality, dtype=float)

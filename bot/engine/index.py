@@ -30,6 +30,7 @@ FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "c
             "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap",
             "scope", "unknown", "near_negative", "neighbour", "neighbour_gap", *ANSWERABILITY)
 _NEIGHBOUR = FEATURES.index("neighbour")
+_PRONOUNS = frozenset({"it", "its", "itself", "this", "that", "they", "them"})
 _ANSWERABILITY_COLUMNS = slice(FEATURES.index(ANSWERABILITY[0]), len(FEATURES))
 MAX_UNKNOWN = 3  # unknown words counted (a long message should not weigh more for its length)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+")
@@ -274,9 +275,19 @@ class FaqIndex(BaseEstimator):
         return self.phrasing_word_.score_many(self.word_.transform(list(normalized))).max(axis=1)
 
     def vectorize(self, queries: Sequence[str]) -> QueryVectors:
-        """Normalise and vectorise queries once, for the index and the classifiers."""
+        """Normalise and vectorise queries once, for the index and the classifiers.
+
+        A question put to an FAQ bot that says "it" without naming the topic means the topic
+        ("how much is it?", "does it work for ptsd"): such a query is read with the topic's
+        main word added, so it matches as the stored questions, which do name it, would.
+        """
         self._check_fitted()
+        implied = self.answerability_.implied_
         tokens = [self.normalizer_.tokens(q) for q in queries]
+        if implied:
+            topic = self.answerability_.topic_
+            tokens = [[*t, implied] if _PRONOUNS.intersection(t) and not topic.intersection(t)
+                      else t for t in tokens]
         norm = [" ".join(t) for t in tokens]
         content = [" ".join(sorted(content_tokens(t))) for t in tokens]
         return QueryVectors(queries, tokens, norm, self, content)

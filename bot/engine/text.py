@@ -87,6 +87,7 @@ CHAT_SHORTHAND = {
     "rx": "prescription", "tx": "treatment", "dx": "diagnosis", "sx": "symptoms",
     "approx": "approximately", "gonna": "going to", "wanna": "want to", "prob": "probably",
     "smth": "something", "sth": "something", "b4": "before", "w": "with", "wo": "without",
+    "wat": "what", "wut": "what", "hw": "how",
 }
 
 _STEMMER = snowballstemmer.stemmer("english")
@@ -136,6 +137,12 @@ class SpellingCorrector:
                 by_length.setdefault(len(w), []).append(w)
             self._index = (deletes, by_length)
         return self._index
+
+    def neighbours(self, word: str) -> list[str]:
+        """The target words one edit away from `word` (any length)."""
+        deletes, _ = self._lookup()
+        pool = {c for key in (word, *_deletions(word)) for c in deletes.get(key, ())}
+        return sorted(c for c in pool if OSA.distance(word, c) <= 1 and c != word)
 
     def correct(self, word: str) -> str:
         """The closest known word for an unknown one (or the word itself)."""
@@ -218,7 +225,21 @@ class Normalizer:
     def tokens(self, text: str, *, cleaned: bool = False) -> list[str]:
         """Matching tokens: cleaned, spelling-corrected, synonyms rewritten, stemmed."""
         raw = [self.correct(w) for w in words(text if cleaned else clean(text))]
-        return [self.stem(w) for w in self.rewrite(raw)]
+        return [self.stem(w) for w in self.rewrite(self._in_context(raw))]
+
+    def _in_context(self, raw: list[str]) -> list[str]:
+        """Short unknown words are too ambiguous to correct alone ("sid": did, side, six?);
+        one is corrected when exactly one candidate makes a known phrase with the next word
+        ("sid efects" -> "side effects")."""
+        out = list(raw)
+        for i in range(len(out) - 1):
+            word = out[i]
+            if len(word) == 3 and word.isalpha() and word not in self.vocabulary_:
+                fits = [c for c in self.speller_.neighbours(word)
+                        if (c, out[i + 1]) in self.phrases_]
+                if len(fits) == 1:
+                    out[i] = fits[0]
+        return out
 
     def stem(self, word: str) -> str:
         stem = self._stems.get(word)
