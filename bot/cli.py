@@ -36,6 +36,16 @@ def _print_problems(problems: Sequence[Problem], stream=None) -> None:
         print(problem, file=stream)
 
 
+def _unloadable(path: Path, problems: Sequence[Problem]) -> CliError:
+    """The error for a knowledge file that does not load: its one error as the message, or
+    every error printed and a summary line."""
+    errors = list(errors_in(problems))
+    if len(errors) == 1:
+        return CliError(f"{errors[0].format(severity=False)} (cannot load the knowledge file)")
+    _print_problems(errors, sys.stderr)
+    return CliError(f"{path}: cannot load the knowledge file ({len(errors)} errors above)")
+
+
 def knowledge_checks(knowledge) -> list[Problem]:
     """Checks that need the matching engine (near-duplicates, entries closer to others)."""
     from bot.engine.diagnostics import lint  # imported here: scikit-learn is slow to import
@@ -162,8 +172,7 @@ def _load(args: argparse.Namespace):
     try:
         loaded = load_engine(path)
     except KnowledgeError as exc:
-        _print_problems([p for p in exc.problems if p.severity == "error"], sys.stderr)
-        raise CliError(f"{path}: cannot load the knowledge file") from exc
+        raise _unloadable(path, exc.problems) from exc
     for notice in loaded.notices:
         print(f"note: {notice}", file=sys.stderr)
     return loaded.engine
@@ -279,8 +288,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     path = knowledge_path(args)
     knowledge, problems = read_knowledge(path)
     if knowledge is None:
-        _print_problems(errors_in(problems), sys.stderr)
-        raise CliError(f"{path}: cannot load the knowledge file")
+        raise _unloadable(path, problems)
     if args.apply:
         try:
             additions, questions = review.accepted(args.apply.read_text(encoding="utf-8"))

@@ -87,7 +87,7 @@ class Inputs:
         if errors_in(problems):
             self.notices.append(f"{errors_in(problems)[0]}: training paraphrases not used")
             return {}
-        self.notices += [f"note: {p}" for p in problems][:3]
+        self.notices += [str(p) for p in problems][:3]
         return found
 
     @functools.cached_property
@@ -248,7 +248,7 @@ def load_engine(knowledge_path: str | Path = paths.DEFAULT_KNOWLEDGE,
 
 def _adapted_note(knowledge_path: Path, seconds: float | None = None) -> str:
     took = f" ({seconds:.1f} s)" if seconds is not None else ""
-    return (f"note: {knowledge_path.name} and its training files differ from what train.py "
+    return (f"{knowledge_path.name} and its training files differ from what train.py "
             f"learned on: the classifiers were refitted and the thresholds recalibrated for "
             f"them{took}; `python train.py` relearns the weights too")
 
@@ -270,7 +270,7 @@ def write_cache(path: Path, key: str, engine: Engine) -> str | None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        return f"note: cannot write the engine cache in {path.parent} ({exc.strerror or exc})"
+        return f"cannot write the engine cache in {path.parent} ({exc.strerror or exc})"
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
@@ -278,7 +278,7 @@ def write_cache(path: Path, key: str, engine: Engine) -> str | None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        return f"note: cannot write the engine cache {path} ({exc.strerror or exc})"
+        return f"cannot write the engine cache {path} ({exc.strerror or exc})"
     return None
 
 

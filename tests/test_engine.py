@@ -281,7 +281,7 @@ def _fitted_classifiers(tiny):
     features = TextFeatures().fit(texts + negatives)
     pos, neg = features.rows(texts, batch=True), features.rows(negatives, batch=True)
     both = sp.vstack([pos.select(), neg.select()], format="csr")
-    return (index, features, EntryClassifier().fit(pos.select(), labels, index.n_entries),
+    return (index, features, EntryClassifier().fit(pos.select(), labels, n_entries=index.n_entries),
             ScopeClassifier().fit(both, [True] * len(texts) + [False] * len(negatives)),
             NearestNegative().fit(neg))
 

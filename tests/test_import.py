@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.cli import main
 from bot.knowledge import parse_knowledge
 from bot.knowledge.importer import detect_layout, draft_knowledge, parse_faq
@@ -132,3 +134,34 @@ def test_unreadable_or_unwritable_paths_are_one_line_errors(tmp_path, capsys):
     (tmp_path / "latin1.md").write_bytes(b"## Caf\xe9?\nYes.\n")
     assert main(["import", str(tmp_path / "latin1.md")]) == 1
     assert "cannot read" in _one_line_error(capsys)
+
+
+@pytest.fixture(scope="module")
+def untrained_draft(tmp_path_factory):
+    """The seed document imported as a new knowledge base, with no model file, no
+    paraphrases and no negatives of its own: what a maintainer has before `train.py`."""
+    from bot.runtime import load_engine
+
+    out = tmp_path_factory.mktemp("draft") / "draft.yaml"
+    assert main(["import", str(SEED_COPY), "-o", str(out)]) == 0
+    loaded = load_engine(out)
+    assert any("model" in notice for notice in loaded.notices)  # says it is untrained
+    return loaded.engine
+
+
+@pytest.mark.parametrize("query", ["what should I wear", "how do I reset my password",
+                                   "will it rain tomorrow", "recommend a pizza place nearby",
+                                   "what time do you close on sundays", "clear"])
+def test_an_untrained_draft_does_not_answer_unrelated_questions(untrained_draft, query):
+    assert untrained_draft.match(query).status != "answer"
+
+
+def test_an_untrained_draft_answers_its_own_questions_and_broad_ones_cautiously(
+        untrained_draft):
+    own = untrained_draft.knowledge.entries[0].question
+    assert untrained_draft.match(own).status == "answer"
+    broad = untrained_draft.match("what is ketamine")
+    if broad.status == "answer":  # only an overview entry may take it outright
+        assert broad.candidates[0].entry.question.lower().startswith("what is")
+    else:
+        assert broad.status in {"clarify", "unknown"}

@@ -94,3 +94,19 @@ def test_add_command_interactive(tiny_file, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
     assert main(["add", "--file", str(tiny_file), "--interactive"]) == 0
     assert load_knowledge(tiny_file).get("is-tea-vegan").alternates == ("vegan tea",)
+
+
+@pytest.mark.parametrize("where", ["before", "after", "alias"])
+def test_one_knowledge_flag_for_every_command(tiny_file, capsys, where):
+    """--knowledge FILE works before the command and after it; add's old --file is an alias."""
+    flag = ["--file" if where == "alias" else "--knowledge", str(tiny_file)]
+    add = ["add", "--question", "Is tea vegan?", "--answer", "Plain tea is vegan."]
+    ask = ["ask", "--json", "how long should green tea steep"]
+    for command in (add, ask, ["check"]):
+        if where == "alias" and command is not add:
+            continue
+        argv = [*flag, *command] if where == "before" else [*command, *flag]
+        assert main(argv) == 0, argv
+    assert load_knowledge(tiny_file).get("is-tea-vegan") is not None
+    if where != "alias":
+        assert '"brew-time"' in capsys.readouterr().out

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
+import pytest
+
 from bot.cli import main
 from bot.knowledge import load_knowledge, parse_knowledge
 from bot.knowledge.problems import KnowledgeError
@@ -115,3 +119,29 @@ def test_load_raises_with_every_error(tmp_path):
 def test_unreadable_file_is_a_message_not_a_traceback(tmp_path, capsys):
     assert main(["check", str(tmp_path / "missing.yaml")]) == 1
     assert capsys.readouterr().out.strip() == f"{tmp_path / 'missing.yaml'}: error file not found"
+
+
+FAULTS = {
+    "nesting": ("title: x\nentries: " + "[" * 250 + "]" * 250 + "\n", ":2:1: brackets nested 250"),
+    "long number": ("title: x\nentries:\n  - id: a\n    question: " + "9" * 4400 + "\n",
+                    ":4:1: a number of more than 1000 digits"),
+    "size": ("title: x\n# " + "a" * (9 * 1024 * 1024) + "\n", ": file too large"),
+}
+
+
+@pytest.mark.parametrize("command", [["check"], ["ask", "hi"], ["chat"]])
+@pytest.mark.parametrize("fault", FAULTS)
+def test_file_limits_are_one_line_and_a_failing_exit(tmp_path, capsys, monkeypatch, fault,
+                                                     command):
+    text, expected = FAULTS[fault]
+    path = tmp_path / "kb.yaml"
+    path.write_text(text)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"hi\n")))
+    assert main(["--knowledge", str(path), *command]) == 1
+    captured = capsys.readouterr()
+    lines = (captured.out + captured.err).strip().splitlines()
+    if command == ["check"]:  # the problem, then the count
+        assert lines[-1].endswith("1 error(s), 0 warning(s)")
+        lines = lines[:-1]
+    assert len(lines) == 1, lines
+    assert f"{path}{expected}" in lines[0].replace(": error ", ": ")

@@ -25,7 +25,7 @@ from bot.engine.classifier import NearestNegative, ScopeClassifier
 from bot.engine.decide import MAX_SUGGESTIONS
 from bot.engine.engine import Engine
 from bot.engine.model import Thresholds
-from bot.engine.near_miss import main_subjects, near_misses
+from bot.engine.near_miss import lone_word_questions, lone_words_for, near_misses_for
 
 Progress = Callable[[str, int, int], None]
 
@@ -146,22 +146,25 @@ def negative_confidences(engine: Engine, *, folds: int = 2, seed: int = 2,
 
 
 def near_miss_confidences(engine: Engine, *, limit: int = NEAR_MISSES, seed: int = 11
-                          ) -> TopConfidences:
-    """The engine's top confidences for near misses made from its own questions (never
-    trained on by its classifiers, so the engine as it is scores them)."""
-    index = engine.index
-    questions = near_misses(list(engine.training.positive_texts),
-                            known_words=set(index.normalizer_.vocabulary_),
-                            topic=main_subjects(index.answerability_.entry_subjects_),
-                            subjects=index.subjects, limit=limit, seed=seed,
-                            missing=[index.answerability_.missing(e)
-                                     for e in engine.training.labels])
+                          ) -> tuple[TopConfidences, TopConfidences]:
+    """The engine's top confidences for near misses made from its own questions, and for
+    lone answer words (never trained on by its classifiers, so the engine as it is scores
+    them)."""
+    index, answers = engine.index, [e.answer for e in engine.knowledge.entries]
+    questions = near_misses_for(index, answers, engine.training.positive_texts,
+                                engine.training.labels, subjects=index.subjects, limit=limit,
+                                seed=seed, lone=False)
+    lone = lone_word_questions(lone_words_for(index, answers), limit=limit // 5, seed=seed)
+    return _confidences(engine, questions), _confidences(engine, lone)
+
+
+def _confidences(engine: Engine, questions: Sequence[str]) -> TopConfidences:
     if not questions:
         return top_confidences([])
-    vectors = index.vectorize(questions)
+    vectors = engine.index.vectorize(questions)
     return top_confidences([engine.params.confidence(found.features) for found in
-                            index.candidates(vectors,
-                                             **engine.classifier_signals(vectors.normalized))])
+                            engine.index.candidates(
+                                vectors, **engine.classifier_signals(vectors.normalized))])
 
 
 def calibrate_thresholds(engine: Engine, *, progress: Progress = _quiet) -> Thresholds:
@@ -169,6 +172,15 @@ def calibrate_thresholds(engine: Engine, *, progress: Progress = _quiet) -> Thre
     if not engine.training.negatives:
         return replace(CAUTIOUS, margin=engine.params.thresholds.margin)
     negatives = negative_confidences(engine, progress=progress)
-    near = near_miss_confidences(engine)
-    return thresholds_from_negatives(TopConfidences(np.vstack([negatives.top, near.top])),
-                                     engine.params.thresholds.margin)
+    near, lone = near_miss_confidences(engine)
+    margin = engine.params.thresholds.margin
+    # The rates hold on the negatives as a whole and on lone answer words by themselves: a
+    # few dozen of them in a thousand negatives would not move a quantile.
+    overall = thresholds_from_negatives(TopConfidences(np.vstack([negatives.top, near.top])),
+                                        margin)
+    if len(lone.top) < MIN_NEGATIVES:
+        return overall
+    words = thresholds_from_negatives(lone, margin)
+    answer = max(overall.answer, words.answer)
+    return Thresholds(answer=answer, margin=margin, clarify=max(overall.clarify, words.clarify),
+                      suggest=min(max(overall.suggest, words.suggest), answer))

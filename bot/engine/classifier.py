@@ -143,12 +143,13 @@ class EntryClassifier:
         self.max_iter = max_iter
         self.balanced = balanced
 
-    def fit(self, X: sp.csr_matrix, labels: Sequence[int], n_entries: int) -> EntryClassifier:
+    def fit(self, X: sp.csr_matrix, labels: Sequence[int], sample_weight: np.ndarray | None = None,
+            *, n_entries: int) -> EntryClassifier:
         """Train on feature rows (TextFeatures) labelled with entry numbers."""
         self.n_entries_ = n_entries
         model = _logistic_regression(C=self.C, max_iter=self.max_iter,
                                      class_weight="balanced" if self.balanced else None)
-        model.fit(X, np.asarray(labels))
+        model.fit(X, np.asarray(labels), sample_weight=sample_weight)
         self.classes_ = model.classes_
         # Kept dense and transposed: one sparse query row times this is the whole prediction.
         # Two classes keep one row of weights: as a softmax, that is [0, w] (sigmoid of w).
@@ -305,6 +306,12 @@ class ExampleNeighbours:
         present = np.unique(self.labels_)
         out[:, present] = np.maximum.reduceat(scores, self.starts_[present], axis=1)
         return out
+
+    def support(self) -> np.ndarray:
+        """How many training examples each entry has (log): a new entry with three alternates
+        has weaker classifier and neighbour signals than one with eighty, and the weights
+        can allow for it."""
+        return np.log1p(np.bincount(self.labels_, minlength=self.n_entries_))
 
     def _many(self, rows: FeatureRows) -> np.ndarray:
         both = sp.hstack([rows.word, rows.char], format="csr") if not rows.single else \

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,7 +24,7 @@ from bot.engine.classifier import (
     TextFeatures,
 )
 from bot.engine.decide import MAX_SUGGESTIONS, Match, Scored, decide
-from bot.engine.index import FaqIndex
+from bot.engine.index import FaqIndex, split_sentences
 from bot.engine.model import DEFAULT_PARAMS, ModelParams
 from bot.engine.text import clean, content_tokens, words
 from bot.knowledge.model import Knowledge
@@ -32,6 +32,8 @@ from bot.knowledge.model import Knowledge
 # A general negative this close (word cosine) to one of the knowledge's own phrasings is
 # about the knowledge's topic after all (a banking FAQ and a question about bank transfers).
 NEGATIVE_OVERLAP = 0.6
+# How much one answer sentence counts, against one example question, in the entry classifier.
+ANSWER_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class TrainingTexts:
     negatives: tuple[str, ...]
     negative_texts: tuple[str, ...]
     positive_texts: tuple[str, ...] = ()
+    answer_sentences: tuple[str, ...] = ()
+    answer_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def build(cls, index: FaqIndex, knowledge: Knowledge,
@@ -77,8 +81,26 @@ class TrainingTexts:
         for text in texts:  # one of each normalized form
             kept.setdefault(index.normalizer_(text), text)
         kept.pop("", None)
+        sentences = [(index.normalizer_(s), e) for e, entry in enumerate(knowledge.entries)
+                     for s in split_sentences(entry.answer)]
+        sentences = [(s, e) for s, e in sentences if s]
         return cls(tuple(positives), np.asarray(labels, dtype=np.int64), tuple(kept),
-                   tuple(kept.values()), tuple(raw))
+                   tuple(kept.values()), tuple(raw), tuple(s for s, _ in sentences),
+                   np.asarray([e for _, e in sentences], dtype=np.int64))
+
+    def classifier_examples(self, features: TextFeatures, keep: np.ndarray | None = None):
+        """What the entry classifier learns from: the in-scope examples (those in `keep`)
+        and every answer sentence at ANSWER_WEIGHT, as (matrix, labels, weights). The answers
+        are the one source of words every entry has, a new entry with three alternates as
+        much as an old one with eighty paraphrases."""
+        keep = np.arange(len(self.positives)) if keep is None else keep
+        rows = [features.rows(self.positives, batch=True).select(keep)]
+        labels, weights = [self.labels[keep]], [np.ones(len(keep))]
+        if self.answer_sentences and ANSWER_WEIGHT > 0:
+            rows.append(features.rows(self.answer_sentences, batch=True).select())
+            labels.append(self.answer_labels)
+            weights.append(np.full(len(self.answer_sentences), ANSWER_WEIGHT))
+        return sp.vstack(rows, format="csr"), np.concatenate(labels), np.concatenate(weights)
 
 
 @dataclass(frozen=True)
@@ -98,12 +120,13 @@ def fit_parts(index: FaqIndex, training: TrainingTexts, params: ModelParams) -> 
     use_scope = params.use_scope and bool(training.negatives)
     if not (params.use_classifier or use_scope):
         return FittedParts(None, None, None, None)
-    features = TextFeatures().fit(list(training.positives) + list(training.negatives))
+    features = TextFeatures().fit(list(training.positives) + list(training.negatives)
+                                  + list(training.answer_sentences))
     positives = features.rows(training.positives, batch=True)
     classifier = neighbours = None
     if params.use_classifier:
         classifier = EntryClassifier(C=params.classifier_c).fit(
-            positives.select(), training.labels, index.n_entries)
+            *training.classifier_examples(features), n_entries=index.n_entries)
         neighbours = ExampleNeighbours().fit(positives, training.labels, index.n_entries)
     scope = near = None
     if use_scope:
@@ -155,7 +178,8 @@ class Engine:
     def classifier_signals(self, normalized: Sequence[str]) -> dict[str, np.ndarray | None]:
         """The classifiers' signals for normalized queries, as `FaqIndex.candidates` takes
         them: entry probabilities, P(in scope), the similarity to the nearest out-of-scope
-        question and to each entry's nearest training example (None where not used)."""
+        question and to each entry's nearest training example, and how many examples each
+        entry has (None where not used)."""
         parts = self.parts
         if parts.features is None:
             return {}
@@ -164,7 +188,8 @@ class Engine:
                 "in_scope": parts.scope.proba(rows) if parts.scope else None,
                 "near_negative": parts.near_negative.similarity(rows)
                 if parts.near_negative else None,
-                "neighbour": parts.neighbours.similarity(rows) if parts.neighbours else None}
+                "neighbour": parts.neighbours.similarity(rows) if parts.neighbours else None,
+                "support": parts.neighbours.support() if parts.neighbours else None}
 
     def with_params(self, params: ModelParams) -> Engine:
         """The same fitted engine with other weights or thresholds (same classifier use)."""

@@ -20,8 +20,9 @@ from bot.engine.model import linear, logistic
 # The scope part reads only features that say how well the query is covered at all; the
 # rest are near-copies of each other and got unstable, sign-flipped weights.
 SCOPE_FEATURES = ("char", "fuzzy_set", "coverage", "kb_coverage", "scope", "classifier",
-                  "neighbour", "unknown", "near_negative", "foreign_subject", "qtype_mismatch",
-                  "broad_fit", "topical")
+                  "neighbour", "support", "unknown",
+                  "near_negative", "foreign_subject",
+                  "qtype_mismatch", "broad_fit", "topical")
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,17 @@ from bot.engine.vectors import FastTfidf, TermDocuments, spans
 from bot.knowledge.model import Entry
 
 # Bumped whenever a feature changes meaning: models and caches of another version are not used.
-FEATURE_VERSION = 5
+FEATURE_VERSION = 9
 FEATURES = ("word", "char", "answer", "sentence", "fuzzy_set", "fuzzy_ratio", "classifier",
             "coverage", "kb_coverage", "word_gap", "char_gap", "fuzzy_gap", "classifier_gap",
-            "scope", "unknown", "near_negative", "neighbour", "neighbour_gap", *ANSWERABILITY)
+            "scope", "unknown", "near_negative", "neighbour", "neighbour_gap", "support",
+            "thin_answer", "thin_sentence", "thin_classifier", *ANSWERABILITY)
 _NEIGHBOUR = FEATURES.index("neighbour")
+_SUPPORT = FEATURES.index("support")
+_THIN = [FEATURES.index(f"thin_{name}") for name in ("answer", "sentence", "classifier")]
+_THIN_OF = [FEATURES.index(name) for name in ("answer", "sentence", "classifier")]
+# An entry with this many training examples counts as half new (see `thinness`).
+HALF_NEW = 10
 _PRONOUNS = frozenset({"it", "its", "itself", "this", "that", "they", "them"})
 _ANSWERABILITY_COLUMNS = slice(FEATURES.index(ANSWERABILITY[0]), len(FEATURES))
 MAX_UNKNOWN = 3  # unknown words counted (a long message should not weigh more for its length)
@@ -115,6 +121,13 @@ def cosine_scores(vectors: QueryVectors, field: str, documents: TermDocuments) -
         if scores is not None:
             return scores[None, :]
     return documents.score_many(getattr(vectors, field))
+
+
+def thinness(support: np.ndarray) -> np.ndarray:
+    """1 for an entry with no training examples, falling towards 0 as they grow (`support` is
+    log1p of their number). A new entry's classifier signal is weak and its answer is most of
+    what it has: the weights for these products learn how much more its answer should count."""
+    return 1.0 / (1.0 + np.expm1(support) / HALF_NEW)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -296,15 +309,16 @@ class FaqIndex(BaseEstimator):
                    classifier_proba: np.ndarray | None = None,
                    in_scope: np.ndarray | None = None,
                    near_negative: np.ndarray | None = None,
-                   neighbour: np.ndarray | None = None,
+                   neighbour: np.ndarray | None = None, support: np.ndarray | None = None,
                    exclude: Sequence[int | None] | None = None) -> list[Candidates]:
         """Shortlist and features for each query.
 
         `classifier_proba` (queries x entries) comes from the entry classifier and `in_scope`
         (queries,) from the scope classifier, `near_negative` (queries,) the similarity to the
         closest out-of-scope question, if any, `neighbour` (queries x entries) the highest
-        similarity to one of each entry's training examples. `exclude[i]` hides one phrasing
-        from query i (leave-one-out training).
+        similarity to one of each entry's training examples, `support` (entries,) how many
+        examples each entry has (log). `exclude[i]` hides one phrasing from query i
+        (leave-one-out training).
         """
         vectors = queries if isinstance(queries, QueryVectors) else self.vectorize(queries)
         tokens, norm = vectors.tokens, vectors.normalized
@@ -337,6 +351,10 @@ class FaqIndex(BaseEstimator):
                 values = neighbour[i, found.entries]
                 found.features[:, _NEIGHBOUR] = values
                 found.features[:, _NEIGHBOUR + 1] = _gaps(values)
+            if support is not None:
+                found.features[:, _SUPPORT] = support[found.entries]
+                found.features[:, _THIN] = found.features[:, _THIN_OF] * thinness(
+                    support[found.entries])[:, None]
             asked = self.answerability_.query(vectors.texts[i], content_tokens(tokens[i]))
             found.features[:, _ANSWERABILITY_COLUMNS] = self.answerability_.features(
                 asked, found.entries)

@@ -9,7 +9,9 @@ than copied from anywhere:
   interaction ("how much does an infusion cost in canada", "... while breastfeeding");
 - a question about an entry that asks for what its answer does not hold: a price, a number,
   a year, a duration, a name, a place or a dose ("... so how much does that cost?" of an
-  answer that names no price).
+  answer that names no price);
+- a lone word that only an answer uses ("clear", "nightmare"): a word is not a question,
+  and an entry whose questions never use it has not been asked.
 Candidates whose words the knowledge does use are skipped, so a knowledge file that does
 cover pregnancy never learns to refuse pregnancy questions.
 """
@@ -17,7 +19,7 @@ cover pregnancy never learns to refuse pregnancy questions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -58,6 +60,31 @@ QUESTION_FRAMES = (
 )
 
 
+LONE_WORD_FRAMES = ("{}", "{}?", "what about {}", "{} ?", "so {}")
+
+
+def lone_answer_words(answers: Sequence[str], phrasings: Sequence[str], tokens: Callable,
+                      *, topic: Sequence[tuple[str, ...]] = ()) -> list[str]:
+    """Words of the answers (as written, four letters or more) that no phrasing uses once
+    normalized by `tokens` (text -> tokens), the knowledge's main subjects set aside."""
+    asked = {t for text in phrasings for t in tokens(text)}
+    asked |= {word for subject in topic for word in subject}
+    found: dict[str, None] = {}
+    for answer in answers:
+        for word in words(clean(answer)):
+            if len(word) >= 4 and word.isalpha() and not set(tokens(word)) & asked:
+                found.setdefault(word)
+    return list(found)
+
+
+def lone_word_questions(lone_words: Sequence[str], *, limit: int, seed: int = 0) -> list[str]:
+    """Up to `limit` questions that are a lone answer word, bare or in a short frame."""
+    rng = np.random.default_rng(seed)
+    return [LONE_WORD_FRAMES[int(rng.integers(len(LONE_WORD_FRAMES)))].format(
+        lone_words[int(rng.integers(len(lone_words)))])
+        for _ in range(min(limit, len(lone_words)))]
+
+
 def main_subjects(entry_subjects: Sequence[frozenset]) -> list[tuple[str, ...]]:
     """The subjects named by at least half of the entries (the knowledge's own topic)."""
     counts = Counter(s for subjects in entry_subjects for s in subjects)
@@ -66,15 +93,17 @@ def main_subjects(entry_subjects: Sequence[frozenset]) -> list[tuple[str, ...]]:
 
 def near_misses(texts: Sequence[str], *, known_words: set[str], topic: Sequence[tuple[str, ...]],
                 subjects: Sequence[str], limit: int, seed: int = 0,
-                missing: Sequence[frozenset[str]] = ()) -> list[str]:
+                missing: Sequence[frozenset[str]] = (), lone_words: Sequence[str] = ()
+                ) -> list[str]:
     """Up to `limit` near-miss questions made from `texts` (the entries' phrasings and
     paraphrases). `known_words` are the words the knowledge uses; `topic` its main subjects
     (as word tuples); `subjects` the general lexicon of names; `missing[i]` the kinds of
-    detail (ASKING's keys) that the answer of text i's entry does not hold."""
+    detail (ASKING's keys) that the answer of text i's entry does not hold; `lone_words`
+    words only answers use (a tenth of the questions are made of them)."""
     rng = np.random.default_rng(seed)
+    out = lone_word_questions(lone_words, limit=limit // 10, seed=seed)
     foreign = [s for s in subjects if not set(words(clean(s))) & known_words]
     details = [d for d in DETAILS if not (set(words(d)) - _GLUE) & known_words]
-    out: list[str] = []
     order = rng.permutation(len(texts))
     for n, i in enumerate(order):
         if len(out) >= limit:
@@ -111,3 +140,22 @@ def _swap(text: str, tokens: list[str], topic: Sequence[tuple[str, ...]], other:
         if at >= 0 and name in " ".join(tokens):
             return text[:at] + other + text[at + len(name):]
     return None
+
+
+def near_misses_for(index, answers: Sequence[str], texts: Sequence[str], labels: Sequence[int],
+                    *, subjects: Sequence[str], limit: int, seed: int = 0,
+                    lone: bool = True) -> list[str]:
+    """`near_misses` for a fitted FaqIndex: `texts` are its training examples (entry number
+    in `labels`), `answers` its entries' answers; `lone=False` leaves out the lone words."""
+    topic = main_subjects(index.answerability_.entry_subjects_)
+    return near_misses(
+        list(texts), known_words=set(index.normalizer_.vocabulary_), topic=topic,
+        subjects=subjects, limit=limit, seed=seed,
+        missing=[index.answerability_.missing(e) for e in labels],
+        lone_words=lone_words_for(index, answers) if lone else ())
+
+
+def lone_words_for(index, answers: Sequence[str]) -> list[str]:
+    """`lone_answer_words` for a fitted FaqIndex and its entries' answers."""
+    return lone_answer_words(answers, index.phrasing_text_, index.normalizer_.tokens,
+                             topic=main_subjects(index.answerability_.entry_subjects_))

@@ -7,6 +7,11 @@ chat filler and typed in a hurry. The entry and scope classifiers score each of 
 models that never saw it (cross-validation). Negatives: the out-of-scope questions, scored the
 same way. The two parts of the confidence (bot.engine.fusion) are fitted on the candidates'
 features.
+
+Some entries are trained as new ones: a share of them keep only their question and three
+alternates, and their other phrasings and paraphrases are asked as questions. A maintainer's
+new entry looks like that, and weights learned only from entries with dozens of examples would
+trust the classifier more than a three-example entry deserves.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from bot.engine.engine import Engine, TrainingTexts
 from bot.engine.fusion import Linear, fit_scope, fit_softmax
 from bot.engine.index import FEATURES, FaqIndex
 from bot.engine.model import ModelParams, Thresholds
-from bot.engine.near_miss import main_subjects, near_misses
+from bot.engine.near_miss import near_misses_for
 from bot.knowledge.model import Knowledge
 
 Progress = Callable[[str, int, int], None]
@@ -37,6 +42,9 @@ Progress = Callable[[str, int, int], None]
 WRONG_COST = 1.0
 MARGINS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MIN_EXAMPLES_FOR_CLASSIFIER = 3
+NEW_ENTRY_SHARE = 0.2  # entries trained as if just added (question and three alternates)
+NEW_ENTRY_ALTERNATES = 3
+NEW_ENTRY_QUESTIONS = 40  # of each such entry's other phrasings, asked as questions
 # Near misses made from the positives, as a share of the positive queries: enough that the
 # answerability features learn their weight, not so many that they drown the real negatives.
 NEAR_MISS_SHARE = 0.25
@@ -49,8 +57,8 @@ def _quiet(stage: str, done: int, total: int) -> None:
 @dataclass(frozen=True)
 class Asked:
     """The positive queries: each one's text, the training example it comes from (its
-    cross-validation fold follows that example), the phrasing to hide from the index (or -1)
-    and its entry."""
+    cross-validation fold follows that example; -1 for one that is no training example, which
+    the full models score), the phrasing to hide from the index (or -1) and its entry."""
 
     texts: list[str]
     example: np.ndarray
@@ -74,6 +82,29 @@ def positive_queries(index: FaqIndex, training: TrainingTexts, *, limit: int | N
     example = np.tile(np.asarray(examples, dtype=np.int64), 3)
     hidden = np.where(example < n_phrasings, example, -1)
     return Asked(texts, example, hidden, training.labels[example])
+
+
+def as_new_entries(knowledge: Knowledge, paraphrases: Mapping[str, Sequence[str]] | None, *,
+                   share: float, seed: int = 0
+                   ) -> tuple[Knowledge, dict[str, tuple[str, ...]], list[tuple[str, int]]]:
+    """The knowledge with a share of its entries cut down to a new entry's question and
+    three alternates (and no paraphrases), and the cut phrasings as (text, entry) questions."""
+    rng = np.random.default_rng(seed)
+    n = len(knowledge.entries)
+    chosen = {int(e) for e in rng.choice(n, size=round(share * n), replace=False)} if n >= 5 \
+        else set()
+    entries, asked = [], []
+    for e, entry in enumerate(knowledge.entries):
+        if e not in chosen:
+            entries.append(entry)
+            continue
+        entries.append(replace(entry, alternates=entry.alternates[:NEW_ENTRY_ALTERNATES]))
+        cut = [*entry.alternates[NEW_ENTRY_ALTERNATES:], *(paraphrases or {}).get(entry.id, ())]
+        picked = rng.permutation(len(cut))[:NEW_ENTRY_QUESTIONS]
+        asked += [(cut[int(i)], e) for i in picked]
+    kept = {k: tuple(v) for k, v in (paraphrases or {}).items()
+            if k not in {knowledge.entries[e].id for e in chosen}}
+    return replace(knowledge, entries=tuple(entries)), kept, asked
 
 
 def _example_folds(labels: np.ndarray, folds: int) -> np.ndarray:
@@ -101,7 +132,8 @@ def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str],
     neg_fold = np.arange(len(training.negatives)) % folds
     asked_neg_fold = np.asarray(negative_folds)
     queries = asked.texts + list(negative_texts)
-    query_fold = np.r_[fold_of[asked.example], asked_neg_fold]
+    query_fold = np.r_[np.where(asked.example >= 0, fold_of[np.maximum(asked.example, 0)], -1),
+                       asked_neg_fold]
     n = len(queries)
     proba = np.zeros((n, index.n_entries)) if engine.classifier is not None else None
     scope = np.zeros(n) if engine.scope is not None else None
@@ -112,8 +144,16 @@ def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str],
     negatives = features.rows(training.negatives, batch=True)
     query_rows = features.rows([index.normalizer_(q) for q in queries], batch=True)
     neighbour = engine.parts.neighbours.similarity(
-        query_rows, exclude=[int(j) for j in asked.example] + [None] * len(negative_texts)
-    ) if engine.parts.neighbours is not None else None
+        query_rows, exclude=[int(j) if j >= 0 else None for j in asked.example]
+        + [None] * len(negative_texts)) if engine.parts.neighbours is not None else None
+    outside = np.flatnonzero(query_fold < 0)  # no training example: the full models score them
+    if len(outside):
+        rows = query_rows.subset(outside)
+        if proba is not None:
+            proba[outside] = engine.classifier.proba(rows)
+        if scope is not None:
+            scope[outside] = engine.scope.proba(rows)
+            near[outside] = engine.near_negative.similarity(rows)
     for f in range(folds):
         progress("cross-validation", f, folds)
         rows = np.flatnonzero(query_fold == f)
@@ -123,7 +163,7 @@ def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str],
         keep = np.flatnonzero(fold_of != f)
         if proba is not None:
             model = EntryClassifier(C=params.classifier_c).fit(
-                positives.select(keep), training.labels[keep], index.n_entries)
+                *training.classifier_examples(features, keep), n_entries=index.n_entries)
             proba[rows] = model.proba(asked_rows)
             # The negatives were never trained on: the full classifier scores them.
             negative_rows = rows[rows >= len(asked.texts)]
@@ -137,7 +177,8 @@ def cross_validated(engine: Engine, asked: Asked, negative_texts: Sequence[str],
             near[rows] = NearestNegative().fit(negatives.subset(kept)).similarity(asked_rows)
     progress("cross-validation", folds, folds)
     return {"classifier_proba": proba, "in_scope": scope, "near_negative": near,
-            "neighbour": neighbour}
+            "neighbour": neighbour,
+            "support": engine.parts.neighbours.support() if engine.parts.neighbours else None}
 
 
 def _features(index: FaqIndex, queries, signals, hidden, progress, batch=400):
@@ -146,7 +187,8 @@ def _features(index: FaqIndex, queries, signals, hidden, progress, batch=400):
         progress("features", start, len(queries))
         sl = slice(start, start + batch)
         out.extend(index.candidates(
-            queries[sl], **{k: None if v is None else v[sl] for k, v in signals.items()},
+            queries[sl], **{k: v if v is None or k == "support" else v[sl]
+                            for k, v in signals.items()},
             exclude=[None if h < 0 else int(h) for h in hidden[sl]]))
     progress("features", len(queries), len(queries))
     return out
@@ -178,14 +220,16 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
               general_negatives: Sequence[str] = (),
               paraphrases: Mapping[str, Sequence[str]] | None = None,
               classifier_c: float = 10.0, scope_c: float = 1.0,
-              max_queries: int | None = 1500, subjects: Sequence[str] = (),
+              max_queries: int | None = 1200, subjects: Sequence[str] = (),
               background: Mapping[str, float] | None = None,
               progress: Progress = _quiet) -> tuple[ModelParams, dict, Engine]:
     """Learn ModelParams for these inputs; returns them, a report, and the final engine."""
     started = time.perf_counter()
+    full_knowledge, full_paraphrases = knowledge, paraphrases
+    knowledge, paraphrases, new_questions = as_new_entries(knowledge, paraphrases,
+                                                           share=NEW_ENTRY_SHARE)
     index = FaqIndex(subjects=subjects, background=background).fit(
-        knowledge.entries, knowledge.synonyms,
-                                            title=knowledge.title)
+        knowledge.entries, knowledge.synonyms, title=knowledge.title)
     probe = TrainingTexts.build(index, knowledge, paraphrases, negatives, general_negatives)
     per_entry = np.bincount(probe.labels, minlength=index.n_entries)
     use_classifier = bool(np.median(per_entry) >= MIN_EXAMPLES_FOR_CLASSIFIER
@@ -201,16 +245,19 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
     progress("classifiers", 1, 1)
     training = engine.training
     asked = positive_queries(index, training, limit=max_queries)
+    if new_questions:
+        texts = as_people_type([t for t, _ in new_questions], seed=5)
+        entries = np.tile([e for _, e in new_questions], 3)
+        asked = Asked(asked.texts + texts, np.r_[asked.example, np.full(len(texts), -1)],
+                      np.r_[asked.hidden, np.full(len(texts), -1)], np.r_[asked.entry, entries])
     if not len(asked.texts):
         raise ValueError("no entry has two or more phrasings or any paraphrase to learn from: "
                          "give entries alternates (other phrasings)")
     # The out-of-scope questions, then near misses made from the positives (never trained
     # on by the scope classifier, so any fold scores them), each also as people type them.
-    synthetic = near_misses(list(training.positive_texts),
-                            known_words=set(index.normalizer_.vocabulary_),
-                            topic=main_subjects(index.answerability_.entry_subjects_),
-                            subjects=subjects, limit=int(NEAR_MISS_SHARE * len(asked.texts) / 3),
-                            missing=[index.answerability_.missing(e) for e in training.labels])
+    synthetic = near_misses_for(index, [e.answer for e in knowledge.entries],
+                                training.positive_texts, training.labels, subjects=subjects,
+                                limit=int(NEAR_MISS_SHARE * len(asked.texts) / 3))
     real = len(training.negative_texts)
     negatives_asked = list(training.negative_texts) + synthetic
     negative_texts = as_people_type(negatives_asked, seed=7)
@@ -232,13 +279,18 @@ def calibrate(knowledge: Knowledge, negatives: Sequence[str], *,
                      mean=_floats(entry_part.mean), scale=_floats(entry_part.scale),
                      thresholds=Thresholds(margin=margin),
                      **(_scope_fields(scope_part) if scope_part is not None else {}))
-    final = engine.with_params(params)
+    progress("refit on every example", 0, 1)
+    final = Engine(full_knowledge, params, negatives=negatives,
+                   general_negatives=general_negatives, paraphrases=full_paraphrases,
+                   subjects=subjects, background=background)
+    progress("refit on every example", 1, 1)
     thresholds = calibrate_thresholds(final, progress=progress)
     final = final.with_params(replace(params, thresholds=thresholds))
     report = {
         "near_misses": len(synthetic), "real_negatives": real,
-        "entries": index.n_entries, "phrasings": len(index.phrasing_norm_),
-        "paraphrases": len(training.positives) - len(index.phrasing_norm_),
+        "entries": index.n_entries, "trained_as_new": len({e for _, e in new_questions}),
+        "phrasings": len(final.index.phrasing_norm_),
+        "paraphrases": sum(len(v) for v in (full_paraphrases or {}).values()),
         "positive_queries": len(asked.texts), "negatives": len(training.negatives),
         "use_classifier": use_classifier, "use_scope": use_scope,
         "top1_fused": margin_rates["top1"],

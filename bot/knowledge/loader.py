@@ -158,16 +158,20 @@ def text_limits(text: str) -> tuple[int | None, str] | None:
         return (text.count("\n", 0, long_number.start()),
                 f"a number of more than {MAX_NUMBER_DIGITS} digits")
     depth = deepest = 0
+    crossed = None  # where the depth first went past the limit
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return None
-    for ch in text:  # flow collections ([...], {...}) are the only way to nest deeply
+    for at, ch in enumerate(text):  # flow collections ([...], {...}) are the only deep nesting
         if ch in "[{":
             depth += 1
             deepest = max(deepest, depth)
+            if depth > MAX_DEPTH and crossed is None:
+                crossed = at
         elif ch in "]}":
             depth = max(depth - 1, 0)
-    if deepest > MAX_DEPTH:
-        return None, f"brackets nested {deepest} deep (the limit is {MAX_DEPTH})"
+    if crossed is not None:
+        return (text.count("\n", 0, crossed),
+                f"brackets nested {deepest} deep (the limit is {MAX_DEPTH})")
     return None
 
 

@@ -22,6 +22,11 @@ class Problem:
     code: str = ""  # short name for warnings, used by `# check: allow <code>` comments
 
     def __str__(self) -> str:
+        return self.format()
+
+    def format(self, *, severity: bool = True) -> str:
+        """file:line:col: level [id] field: text (without the level where the caller says
+        it already, as in "error: ...")."""
         where = self.path
         if self.line is not None:
             where += f":{self.line}"
@@ -35,7 +40,8 @@ class Problem:
         elif subject:
             subject += ":"
         code = f" ({self.code})" if self.code else ""
-        return f"{where}: {self.severity}{code}{subject} {self.message}"
+        level = f" {self.severity}{code}{subject}" if severity else f"{code}{subject}"
+        return f"{where}:{level} {self.message}"
 
 
 class KnowledgeError(Exception):
