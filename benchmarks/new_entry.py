@@ -9,7 +9,8 @@ For each entry in turn, the knowledge file keeps only that entry's question and 
 alternates and drops its training paraphrases; the bot then does what it does after `add`:
 refits the classifiers and recalibrates the thresholds, with the trained weights. The
 entry's questions in the dev sets (../shared/eval, rows whose answer is that entry) are
-asked (those only it answers), and the share answered right is compared with the full-data bot on the same rows.
+asked (those only it answers), and the share answered right is compared with the full-data
+bot on the same rows.
 Prints the mean over entries, the worst entry, and PASS when the mean is within TARGET
 points of the full-data figure.
 """
@@ -53,7 +54,7 @@ def right(engine, entry_id: str, queries: list[str], outcomes: dict | None = Non
     answered = [engine.match(q) for q in queries]
     hits = [m.status == "answer" and m.candidates[0].entry.id == entry_id for m in answered]
     if outcomes is not None:
-        for m, hit in zip(answered, hits):
+        for m, hit in zip(answered, hits, strict=True):
             key = "right" if hit else "wrong" if m.status == "answer" else m.status
             outcomes[key] = outcomes.get(key, 0) + 1
     return sum(hits) / len(queries)
@@ -120,7 +121,8 @@ def main() -> int:
     print(f"mean over {len(results)} entries: full data {mean_full:.1%}, as a new entry "
           f"(question + 3 alternates) {mean_new:.1%}: {mean_full - mean_new:+.1%} "
           f"({verdict}, target within {TARGET:.0%})")
-    print(f"worst entry (of those with {MIN_ROWS_FOR_WORST}+ rows): {worst[0]} ({worst[1]} rows): full {worst[2]:.1%}, new {worst[3]:.1%}")
+    print(f"worst entry (of those with {MIN_ROWS_FOR_WORST}+ rows): {worst[0]} "
+          f"({worst[1]} rows): full {worst[2]:.1%}, new {worst[3]:.1%}")
     print("as new entries, the rows got: " + ", ".join(
         f"{k} {v}" for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1])))
     print(f"({time.perf_counter() - started:.0f} s; each entry refitted and recalibrated as "

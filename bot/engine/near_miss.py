@@ -88,7 +88,9 @@ def lone_word_questions(lone_words: Sequence[str], *, limit: int, seed: int = 0)
 def main_subjects(entry_subjects: Sequence[frozenset]) -> list[tuple[str, ...]]:
     """The subjects named by at least half of the entries (the knowledge's own topic)."""
     counts = Counter(s for subjects in entry_subjects for s in subjects)
-    return [s for s, n in counts.most_common() if n >= len(entry_subjects) / 2]
+    # Sorted, not in set order: the near misses must be the same in every process.
+    return [s for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            if n >= len(entry_subjects) / 2]
 
 
 def near_misses(texts: Sequence[str], *, known_words: set[str], topic: Sequence[tuple[str, ...]],
