@@ -59,10 +59,26 @@ def tiny_text() -> str:
     return TINY
 
 
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory) -> bytes:
+    """The tiny file's engine cache, fitted once: each test's copy starts from it as a second
+    start of the bot would (a test that edits the file refits, as the bot does)."""
+    from bot import paths
+    from bot.runtime import load_engine
+
+    path = tmp_path_factory.mktemp("tiny") / "tea.yaml"
+    path.write_text(TINY, encoding="utf-8")
+    load_engine(path)
+    return paths.cache_path_for(path).read_bytes()
+
+
 @pytest.fixture
-def tiny_file(tmp_path: Path) -> Path:
+def tiny_file(tmp_path: Path, tiny_cache: bytes) -> Path:
+    from bot import paths
+
     path = tmp_path / "tea.yaml"
     path.write_text(TINY, encoding="utf-8")
+    paths.cache_path_for(path).write_bytes(tiny_cache)
     return path
 
 

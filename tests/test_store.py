@@ -67,7 +67,8 @@ def test_failure_in_the_middle_of_the_write_leaves_file_unchanged(tiny_file, mon
         add_entry(tiny_file, new_entry(question="Is tea vegan?", answer="Plain tea is vegan."))
     assert tiny_file.read_bytes() == before
     # Only the lock file is new: it stays, so that waiting writers share one lock.
-    assert sorted(p.name for p in tiny_file.parent.iterdir()) == [".tea.yaml.lock", "tea.yaml"]
+    assert sorted(p.name for p in tiny_file.parent.iterdir()) == [
+        ".tea.cache.npz", ".tea.yaml.lock", "tea.yaml"]
 
 
 def test_add_command_with_flags(tiny_file, capsys):
