@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--knowledge", type=Path, default=paths.DEFAULT_KNOWLEDGE)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="print the top cProfile lines")
+    parser.add_argument("--sort", default="cumulative", help="cProfile sort key (tottime, ...)")
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     phrasings = [p for e in engine.knowledge.entries for p in e.phrasings]
     scripts = [message_script(phrasings, rng, args.messages) for _ in range(args.sessions)]
     warm = [message_script(phrasings, random.Random(1), 20) for _ in range(10)]
+    asyncio.run(service.warm_up())  # as the Discord bot does at login
     asyncio.run(run(service, warm))  # first-call costs (caches, lazy imports) are not load
     conversation.sessions.clear()
     gc.collect()
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<{width}}  {value:>10}  {target:<18} {verdict}")
     if profiler:
         stream = io.StringIO()
-        pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profiler, stream=stream).sort_stats(args.sort).print_stats(30)
         print(stream.getvalue())
     return 0 if all(ok is not False for *_, ok in rows) else 1
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
-from bot.conversation import Conversation
+from bot.conversation import Conversation, language
 from bot.engine.engine import Engine
 from bot.querylog import QueryLog
 from bot.terminal import DIM, Terminal
@@ -90,6 +90,8 @@ class Repl:
         return next(self._piped, None)
 
     def run(self) -> int:
+        if self.interactive:  # while the person types, not in their first foreign question
+            threading.Thread(target=language.warm_up, name="warm-up", daemon=True).start()
         try:
             with self._lock:
                 self.welcome()

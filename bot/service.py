@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Hashable
 
-from bot.conversation import Conversation, Reply
+from bot.conversation import Conversation, Reply, language
 from bot.engine.engine import Engine
 from bot.querylog import QueryLog
 
@@ -26,6 +26,11 @@ class ChatService:
         self.conversation = conversation
         self.query_log = query_log
         self._reload_lock = asyncio.Lock()
+
+    async def warm_up(self) -> None:
+        """Load what the first message of a kind would otherwise load inline (the language
+        model, about half a second) in a worker thread, so it never stalls the loop."""
+        await asyncio.to_thread(language.warm_up)
 
     async def handle(self, key: Hashable, text: str) -> Reply:
         """Reply to one message from session `key` (never raises for bad input)."""

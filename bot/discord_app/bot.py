@@ -67,6 +67,7 @@ class FaqBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         """Runs once at login, before the gateway connects: no command sync here."""
+        await self.service.warm_up()
         if self.settings.watch_seconds > 0 and not self.watcher.is_running():
             self.watcher.start()
 

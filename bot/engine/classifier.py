@@ -267,6 +267,9 @@ class NearestNegative:
         return model
 
 
+_SQRT2 = np.sqrt(2)
+
+
 class ExampleNeighbours:
     """For each entry, the highest cosine between a query and one of the entry's training
     examples (its phrasings and paraphrases). A linear classifier weighs words across all of
@@ -291,8 +294,9 @@ class ExampleNeighbours:
             raise NotFittedError("these ExampleNeighbours are not fitted yet")
         if rows.single:
             (wi, wv), (ci, cv) = rows.word, rows.char
-            scores = self.examples_.score_one(np.r_[wi, rows.n_word + ci],
-                                              np.r_[wv, cv].astype(np.float32) / np.sqrt(2))
+            scores = self.examples_.score_one(
+                np.concatenate([wi, rows.n_word + ci]),
+                np.concatenate([wv, cv]).astype(np.float32) / _SQRT2)
             scores = scores[None, :] if scores is not None else self._many(rows)
         else:
             scores = self._many(rows)
@@ -303,9 +307,15 @@ class ExampleNeighbours:
                 if j is not None:
                     scores[i, position[j]] = 0.0
         out = np.zeros((scores.shape[0], self.n_entries_))
-        present = np.unique(self.labels_)
+        present = self._present()
         out[:, present] = np.maximum.reduceat(scores, self.starts_[present], axis=1)
         return out
+
+    def _present(self) -> np.ndarray:
+        """The entries that have examples (asked at every query: computed once)."""
+        if getattr(self, "_present_labels", None) is None:
+            self._present_labels = np.unique(self.labels_)
+        return self._present_labels
 
     def support(self) -> np.ndarray:
         """How many training examples each entry has (log): a new entry with three alternates
