@@ -7,7 +7,6 @@ format; seed pair numbers are mapped to entries by answer text), and a benchmark
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -41,6 +40,7 @@ from bot.engine.text import strip_invisible
 from bot.engine.training import calibrate
 from bot.knowledge import Entry, Knowledge
 from bot.knowledge.importer import parse_faq
+from bot.textio import json_objects
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _ROLE = re.compile(r"<@&\d+>")
@@ -58,20 +58,7 @@ def read_jsonl(path: Path, *, queries: bool = False) -> list[dict]:
     """JSON objects, one per line; with `queries`, each must hold a text `query` and, in the
     eval format, a known `expect`."""
     rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
-                            ) from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalFileError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise EvalFileError(f"{path}:{number}: expected a JSON object")
+    for number, row in json_objects(path, EvalFileError):
         if queries and not isinstance(row.get("query"), str):
             raise EvalFileError(f"{path}:{number}: query: missing or not text")
         if queries and "expect" in row and row["expect"] not in EXPECT:

@@ -16,6 +16,7 @@ from ruamel.yaml.error import YAMLError
 from bot import paths
 from bot.engine.risk import LABELS, RiskModel
 from bot.engine.risk_training import SafetyExample
+from bot.textio import json_objects
 
 SAFETY_DIR = paths.KNOWLEDGE_DIR / "safety"
 LEXICON = SAFETY_DIR / "lexicon"
@@ -43,21 +44,8 @@ def read_corpus(folder: Path = SAFETY_DIR) -> list[SafetyExample]:
 
 
 def read_corpus_file(path: Path) -> list[SafetyExample]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SafetyFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
-                              ) from exc
     out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SafetyFileError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise SafetyFileError(f"{path}:{number}: expected a JSON object")
+    for number, row in json_objects(path, SafetyFileError):
         for field in ("text", "label", "category", "lang"):
             if not isinstance(row.get(field), str) or not row[field].strip():
                 raise SafetyFileError(f"{path}:{number}: {field}: missing or not text")

@@ -9,9 +9,11 @@ terminal, a `\\x1b[2J` must not clear it) and invisible direction overrides.
 from __future__ import annotations
 
 import io
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 MAX_LINE_BYTES = 1 << 20  # a longer line is read in pieces: memory stays bounded
@@ -49,3 +51,22 @@ def printable(text: str) -> str:
         return "".join(ch for ch in text if ch in "\n\t" or " " <= ch != "\x7f")
     return "".join(ch for ch in text
                    if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def json_objects(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSON-lines file; anything else
+    raises `error` with one line naming the file and line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{path}:{number}: not JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise error(f"{path}:{number}: expected a JSON object")
+        yield number, row
