@@ -54,6 +54,28 @@ entries:
 """
 
 
+def shipped_cache_keys() -> tuple[str | None, str]:
+    """(the key stored in the shipped engine cache, the key the shipped inputs need)."""
+    import numpy as np
+
+    from bot import paths
+    from bot.knowledge import load_knowledge
+    from bot.runtime import Inputs, cache_key, load_params
+
+    params, _ = load_params(paths.model_path_for(SHIPPED))
+    expected = cache_key(Inputs(SHIPPED, load_knowledge(SHIPPED)).key(params), params)
+    try:
+        with np.load(paths.cache_path_for(SHIPPED)) as cache:
+            return str(cache["key"]), expected
+    except (OSError, KeyError, ValueError):
+        return None, expected
+
+
+def pytest_sessionstart(session) -> None:
+    # Read before any test loads the shipped engine (which rewrites a stale cache).
+    session.config.shipped_cache_keys = shipped_cache_keys()
+
+
 @pytest.fixture
 def tiny_text() -> str:
     return TINY

@@ -26,6 +26,15 @@ def test_shipped_file_has_no_problems_reported_all_at_once():
         f"  {p}" for p in problems)
 
 
+def test_the_shipped_engine_cache_is_current(pytestconfig):
+    """A fresh install answers in about a second only if the committed cache was built from
+    exactly the committed inputs (train.py, or any start of the bot, rewrites it)."""
+    stored, expected = pytestconfig.shipped_cache_keys
+    assert stored == expected, (
+        "knowledge/.ketamine.cache.npz is stale or missing: run `python train.py` (or any "
+        "`python -m bot` command) and commit the rewritten cache")
+
+
 def test_every_seed_question_is_a_phrasing_of_the_entry_holding_its_answer(shipped_knowledge):
     pairs = seed_pairs()
     mapping = seed_to_entries({n: p.answer for n, p in enumerate(pairs, 1)}, shipped_knowledge,
