@@ -125,6 +125,23 @@ def test_thresholds_come_from_out_of_fold_rates():
     assert 0 < th.signal <= th.alarm
 
 
+def test_easy_messages_added_to_the_corpus_do_not_lower_the_alarm():
+    rng = np.random.default_rng(1)
+    labels = ["none"] * 350 + ["concern"] * 50 + ["crisis"] * 200
+    risk = np.r_[rng.uniform(0, 0.8, 400), rng.uniform(0.5, 1, 200)]
+    lookalike = np.ones(600, dtype=bool)
+    before = choose_thresholds(np.c_[1 - risk, np.zeros(600), risk, np.zeros(600)], labels,
+                               lookalike)
+    easy = rng.uniform(0, 0.05, 4000)  # "what's the weather": no risk word, no risk
+    risk2 = np.r_[risk, easy]
+    after = choose_thresholds(np.c_[1 - risk2, np.zeros(4600), risk2, np.zeros(4600)],
+                              labels + ["none"] * 4000, np.r_[lookalike, np.zeros(4000, bool)])
+    pooled = choose_thresholds(np.c_[1 - risk2, np.zeros(4600), risk2, np.zeros(4600)],
+                               labels + ["none"] * 4000)
+    assert after.alarm == before.alarm
+    assert pooled.alarm < before.alarm  # what the pooled percentile did
+
+
 def test_folds_never_train_on_the_group_they_score():
     examples = [SafetyExample(f"{w} {c} {i}", label, c, "en", w)
                 for w in ("a", "b") for c, label in (("x", "crisis"), ("y", "none"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.engine.lexicon import ConceptLexicon, flatten
 from bot.engine.risk import LABELS, RiskModel, RiskThresholds
 
 Progress = Callable[[str, int, int], None]
@@ -26,6 +27,14 @@ Progress = Callable[[str, int, int], None]
 # don't know" fires on a wider net.
 MAX_FALSE_ALARM_RATE = 0.05
 SIGNAL_FALSE_RATE = 0.15
+# The alarm rate is counted over the non-risk messages that look like risk (they hold a word
+# of one of these concepts), not over all of them: with every message pooled, each easy one
+# added to the corpus ("what's the weather") pushed the percentile, and so the threshold, down,
+# and medicine questions began to read as crises. 5.75% over look-alikes gives the pooled 5%
+# on the corpus of December 2026; easy messages no longer move it.
+LOOKALIKE_CONCEPTS = ("intent", "death", "means", "self_harm", "ingestion", "substance",
+                      "symptoms", "farewell", "hopelessness")
+LOOKALIKE_FALSE_ALARM_RATE = 0.0575
 
 
 @dataclass(frozen=True)
@@ -64,14 +73,19 @@ def out_of_fold_proba(examples: Sequence[SafetyExample], make: Callable[[], Risk
     return proba
 
 
-def choose_thresholds(proba: np.ndarray, labels: Sequence[str]) -> RiskThresholds:
-    """Thresholds from out-of-fold probabilities (see the rates above)."""
+def choose_thresholds(proba: np.ndarray, labels: Sequence[str],
+                      lookalike: np.ndarray | None = None) -> RiskThresholds:
+    """Thresholds from out-of-fold probabilities (see the rates above); `lookalike` marks the
+    messages that hold a risk word (without it, every non-risk message counts alike)."""
     y = np.asarray([LABELS.index(label) for label in labels])
     risk = proba[:, 2] + proba[:, 3]
     topic = risk + proba[:, 1]
     at_risk = y >= 2
     safe = ~at_risk
-    alarm = float(np.quantile(risk[safe], 1 - MAX_FALSE_ALARM_RATE))
+    if lookalike is not None and (safe & lookalike).any():
+        alarm = float(np.quantile(risk[safe & lookalike], 1 - LOOKALIKE_FALSE_ALARM_RATE))
+    else:
+        alarm = float(np.quantile(risk[safe], 1 - MAX_FALSE_ALARM_RATE))
     signal = float(np.quantile(risk[safe], 1 - SIGNAL_FALSE_RATE))
     # The concern line: the threshold that best separates the topic (concern rows) from
     # ordinary messages (none rows), counting both kinds of mistake alike.
@@ -83,6 +97,15 @@ def choose_thresholds(proba: np.ndarray, labels: Sequence[str]) -> RiskThreshold
             best, concern = value, float(t)
     return RiskThresholds(alarm=_clip(alarm), concern=_clip(concern),
                           signal=_clip(min(signal, alarm)))
+
+
+def lookalikes(examples: Sequence[SafetyExample],
+               lexicon: Mapping[str, Mapping[str, Sequence[str]]]) -> np.ndarray:
+    """Which examples hold a word of a risk concept (LOOKALIKE_CONCEPTS)."""
+    concepts = ConceptLexicon(lexicon).fit()
+    columns = [concepts.names_.index(c) for c in LOOKALIKE_CONCEPTS if c in concepts.names_]
+    return np.asarray([bool((concepts.counts(flatten(e.text))[columns] > 0).any())
+                       for e in examples], dtype=bool)
 
 
 def _clip(value: float) -> float:
@@ -121,7 +144,8 @@ def train_risk_model(examples: Sequence[SafetyExample],
         return RiskModel(lexicon, C=C, concept_weight=concept_weight)
 
     oof = out_of_fold_proba(examples, make, folds=folds, progress=progress)
-    thresholds = choose_thresholds(oof, [e.label for e in examples])
+    thresholds = choose_thresholds(oof, [e.label for e in examples],
+                                   lookalikes(examples, lexicon))
     progress("risk model", 0, 1)
     model = RiskModel(lexicon, C=C, concept_weight=concept_weight, thresholds=thresholds)
     model.fit([e.text for e in examples], [e.label for e in examples])
