@@ -24,7 +24,7 @@ from bot.engine.classifier import (
     TextFeatures,
 )
 from bot.engine.decide import MAX_SUGGESTIONS, Match, Scored, decide
-from bot.engine.index import FaqIndex, split_sentences
+from bot.engine.index import FaqIndex, QueryVectors, split_sentences
 from bot.engine.model import DEFAULT_PARAMS, ModelParams
 from bot.engine.text import clean, content_tokens, words
 from bot.knowledge.model import Knowledge
@@ -201,7 +201,9 @@ class Engine:
     def rank(self, query: str, *, explain: int = 1) -> list[Scored]:
         """All shortlisted candidates with their confidence, best first (the first `explain`
         carry the query words that matched them)."""
-        vectors = self.index.vectorize([query])
+        return self._rank(query, self.index.vectorize([query]), explain=explain)
+
+    def _rank(self, query: str, vectors: QueryVectors, *, explain: int = 1) -> list[Scored]:
         found = self.index.candidates(vectors, **self.classifier_signals(vectors.normalized))[0]
         confidence = self.params.confidence(found.features)
         order = np.argsort(-confidence, kind="stable")
@@ -225,8 +227,9 @@ class Engine:
         """
         if not words(clean(query)):
             return Match("invalid")
-        ranked = self.rank(query)
-        if self.is_broad(query):
+        vectors = self.index.vectorize([query])
+        ranked = self._rank(query, vectors)
+        if self.is_broad(query, vectors.typed[0]):
             return self._overview(ranked)
         parts = [] if ranked[0].confidence >= self.params.thresholds.answer \
             else question_parts(query)
@@ -237,9 +240,10 @@ class Engine:
         return decide(ranked, self.params.thresholds)
 
 
-    def is_broad(self, query: str) -> bool:
-        """Does the query name the knowledge's topic and nothing else ("what is ketamine")?"""
-        tokens = self.index.normalizer_.tokens(query)
+    def is_broad(self, query: str, tokens: Sequence[str] | None = None) -> bool:
+        """Does the query name the knowledge's topic and nothing else ("what is ketamine")?
+        `tokens`: its normalizer tokens, when the caller has them already."""
+        tokens = self.index.normalizer_.tokens(query) if tokens is None else tokens
         return self.index.answerability_.query(query, content_tokens(tokens))[2]
 
     def _overview(self, ranked: list[Scored]) -> Match:

@@ -59,8 +59,9 @@ class QueryVectors:
     """
 
     def __init__(self, texts: Sequence[str], tokens: list[list[str]], normalized: list[str],
-                 index: FaqIndex, content: list[str]):
+                 index: FaqIndex, content: list[str], typed: list[list[str]] | None = None):
         self.texts, self.tokens, self.normalized = list(texts), tokens, normalized
+        self.typed = typed if typed is not None else tokens  # before the implied topic word
         self._index = index
         self._content = content
         self._cache: dict[str, object] = {}
@@ -296,14 +297,15 @@ class FaqIndex(BaseEstimator):
         """
         self._check_fitted()
         implied = self.answerability_.implied_
-        tokens = [self.normalizer_.tokens(q) for q in queries]
+        typed = [self.normalizer_.tokens(q) for q in queries]
+        tokens = typed
         if implied:
             topic = self.answerability_.topic_
             tokens = [[*t, implied] if _PRONOUNS.intersection(t) and not topic.intersection(t)
-                      else t for t in tokens]
+                      else t for t in typed]
         norm = [" ".join(t) for t in tokens]
         content = [" ".join(sorted(content_tokens(t))) for t in tokens]
-        return QueryVectors(queries, tokens, norm, self, content)
+        return QueryVectors(queries, tokens, norm, self, content, typed)
 
     def candidates(self, queries: Sequence[str] | QueryVectors, *,
                    classifier_proba: np.ndarray | None = None,
