@@ -159,6 +159,14 @@ class Answerability:
         """(subjects named, question types asked, broad?, share of its content words that
         are the knowledge's own) of one query; `content` is its content tokens as the index
         sees them. Broad: a few content words, all of them the topic's own."""
+        last = getattr(self, "_last_query", None)  # matching asks twice about each query
+        if last is not None and last[0] == text and last[1] == content:
+            return last[2]
+        found = self._query(text, content)
+        self._last_query = (text, frozenset(content), found)
+        return found
+
+    def _query(self, text: str, content: set[str]) -> tuple[frozenset, frozenset, bool, float]:
         cleaned = clean(text)
         subjects = frozenset(self._subjects(words(cleaned)))
         kinds = frozenset(k for k, pattern in _QUESTION_TYPES.items() if pattern.search(cleaned))

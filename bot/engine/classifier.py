@@ -24,11 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, softmax
+from scipy.special import expit
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.engine.vectors import FastTfidf, TermDocuments, restore_vectorizer, vocabulary_terms
+from bot.engine.vectors import (
+    FastTfidf,
+    TermDocuments,
+    restore_vectorizer,
+    softmax,
+    vocabulary_terms,
+)
 
 Arrays = dict[str, np.ndarray]
 
@@ -285,6 +291,7 @@ class ExampleNeighbours:
         self.starts_ = np.searchsorted(self.labels_, np.arange(n_entries))
         matrix = sp.hstack([examples.word, examples.char], format="csr")[order] / np.sqrt(2)
         self.examples_ = TermDocuments(sp.csr_matrix(matrix, dtype=np.float32))
+        self._present_labels = self._support = None
         return self
 
     def similarity(self, rows: FeatureRows, exclude: Sequence[int | None] | None = None
@@ -321,7 +328,9 @@ class ExampleNeighbours:
         """How many training examples each entry has (log): a new entry with three alternates
         has weaker classifier and neighbour signals than one with eighty, and the weights
         can allow for it."""
-        return np.log1p(np.bincount(self.labels_, minlength=self.n_entries_))
+        if getattr(self, "_support", None) is None:  # asked at every query: computed once
+            self._support = np.log1p(np.bincount(self.labels_, minlength=self.n_entries_))
+        return self._support
 
     def _many(self, rows: FeatureRows) -> np.ndarray:
         both = sp.hstack([rows.word, rows.char], format="csr") if not rows.single else \

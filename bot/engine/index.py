@@ -107,10 +107,11 @@ class QueryVectors:
 
 
 def _gaps(values: np.ndarray) -> np.ndarray:
-    """Each value minus the best of the others (how far a candidate leads, or trails)."""
+    """Each value minus the best of the others (how far a candidate leads, or trails); of
+    each column, for a 2-D array."""
     if len(values) < 2:
         return values - 0.0
-    order = np.sort(values)
+    order = np.sort(values, axis=0)
     return values - np.where(values == order[-1], order[-2], order[-1])
 
 
@@ -419,8 +420,7 @@ class FaqIndex(BaseEstimator):
         rows[:, 13] = scope
         rows[:, 14] = unknown
         rows[:, 15] = near
-        for col, src in ((9, 0), (10, 1), (11, 4), (12, 6)):
-            rows[:, col] = _gaps(rows[:, src])
+        rows[:, 9:13] = _gaps(rows[:, [0, 1, 4, 6]])
         return Candidates(entries=top, features=rows, best_phrasing=best_phrasing)
 
     def _best_sentence(self, entries: np.ndarray, idx: np.ndarray, weights: np.ndarray

@@ -9,6 +9,7 @@ defaults, never a traceback or a NaN.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -16,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
-from scipy.special import softmax
 
 from bot.engine.index import FEATURE_VERSION, FEATURES
+from bot.engine.vectors import softmax
 from bot.knowledge.model import Knowledge
 
 FORMAT_VERSION = 2
@@ -77,15 +78,23 @@ class ModelParams:
     def confidence(self, features: np.ndarray) -> np.ndarray:
         """P(candidate is the right entry) for each row of features: P(right | in scope)
         times P(in scope)."""
-        z = linear(features, self.mean, self.scale, self.coef, self.intercept)
+        entry, scope = self._arrays
+        z = linear(features, *entry, self.intercept)
         if not len(z):
             return z
         p = softmax(z) if self.entry_softmax else 1.0 / (1.0 + np.exp(-z))
         if self.scope_coef:
             best = features[int(np.argmax(p))]
-            p = p * logistic(best, self.scope_mean, self.scope_scale, self.scope_coef,
-                              self.scope_intercept)
-        return np.nan_to_num(p, nan=0.0, posinf=1.0, neginf=0.0)
+            p = p * logistic(best, *scope, self.scope_intercept)
+        return np.where(np.isnan(p), 0.0, p)  # probabilities: NaN is the only stray value
+
+    @functools.cached_property
+    def _arrays(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """(mean, scale, coef) of the entry and scope parts as arrays (asked at every query:
+        converted once)."""
+        return tuple(tuple(np.asarray(v, dtype=np.float64) for v in part) for part in (
+            (self.mean, self.scale, self.coef),
+            (self.scope_mean, self.scope_scale, self.scope_coef)))
 
     @property
     def weights_key(self) -> str:

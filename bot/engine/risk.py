@@ -21,13 +21,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import softmax
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.engine.lexicon import ConceptLexicon, flatten, tokens
 from bot.engine.text import MAX_QUERY_CHARS, SpellingCorrector
-from bot.engine.vectors import FastTfidf, restore_vectorizer, vocabulary_terms
+from bot.engine.vectors import FastTfidf, restore_vectorizer, softmax, vocabulary_terms
 
 LABELS = ("none", "concern", "crisis", "emergency")
 RISK_LEVELS = ("crisis", "emergency")

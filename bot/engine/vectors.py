@@ -84,7 +84,17 @@ def _distinct_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first[0] = True
     np.not_equal(ids[1:], ids[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    return ids[starts], np.diff(starts, append=len(ids)).astype(np.float32)
+    counts = np.empty(len(starts), dtype=np.float32)
+    counts[:-1] = starts[1:] - starts[:-1]
+    counts[-1] = len(ids) - starts[-1]
+    return ids[starts], counts
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """scipy.special.softmax, without its argument handling (most of its cost on one row)."""
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
 
 
 def vocabulary_terms(vocabulary: dict[str, int]) -> list[str]:
@@ -117,6 +127,8 @@ def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 # Above this many posting-list entries, scipy's compiled product beats numpy's gather.
 _NUMPY_POSTINGS = 60_000
+# Copying a dense row out for a product costs about as much as multiplying eight rows in place.
+_GATHER_COST = 8
 
 
 class TermDocuments:
@@ -134,8 +146,10 @@ class TermDocuments:
         n_terms, n_docs = self.matrix_t.shape
         frequency = np.diff(self.matrix_t.indptr)
         budget = max_dense_bytes // (4 * max(n_docs, 1))
-        if n_terms <= budget:  # small enough to hold whole: one gather and one product
-            frequent = np.flatnonzero(frequency)
+        # Small enough to hold whole: a query is one gather and one product.
+        self.whole = n_terms <= budget
+        if self.whole:
+            frequent = np.arange(n_terms)
         else:
             frequent = np.flatnonzero(frequency >= max(dense_share * n_docs, 2))
             frequent = np.sort(frequent[np.argsort(-frequency[frequent], kind="stable")][:budget])
@@ -150,12 +164,20 @@ class TermDocuments:
     def score_one(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
         """Scores (documents,) of one query given as (term indices, weights); None when its
         rare terms' posting lists are so long that the sparse product is faster."""
+        if self.whole:
+            return weights @ self.dense[idx]
         frequent = None
         if len(self.dense):
             rows = self.dense_row[idx]
             in_block = rows >= 0
-            if in_block.any():
+            n_in = int(np.count_nonzero(in_block))
+            if n_in * _GATHER_COST >= len(self.dense):  # a product over the whole block
+                spread = np.zeros(len(self.dense), dtype=np.float32)
+                spread[rows[in_block]] = weights[in_block]
+                frequent = spread @ self.dense
+            elif n_in:
                 frequent = weights[in_block] @ self.dense[rows[in_block]]
+            if n_in:
                 idx, weights = idx[~in_block], weights[~in_block]
         lo, hi = self.matrix_t.indptr[idx], self.matrix_t.indptr[idx + 1]
         lengths = hi - lo
