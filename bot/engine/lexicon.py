@@ -69,6 +69,7 @@ class ConceptLexicon:
                 for raw in terms:
                     self._add(str(raw), c, unspaced)
         self.prefix_lengths_ = sorted({len(p) for p in self.prefix_}, reverse=True)
+        self._word_cache: dict[str, tuple[int, ...]] = {}
         self.unspaced_ = [(term, sorted(cs)) for term, cs in sorted(unspaced.items())]
         return self
 
@@ -123,6 +124,21 @@ class ConceptLexicon:
     def n_concepts(self) -> int:
         return len(self.names_)
 
+    def _word_concepts(self, word: str) -> tuple[int, ...]:
+        """The concepts one word is a term of, exactly or by prefix (cached: the same words
+        come back in every message, and the prefix lookups are most of the counting)."""
+        cache = self.__dict__.setdefault("_word_cache", {})
+        found = cache.get(word)
+        if found is None:
+            found = [*self.exact_.get(word, ())]
+            for n in self.prefix_lengths_:
+                if n <= len(word):
+                    found += self.prefix_.get(word[:n], ())
+            found = tuple(found)
+            if len(cache) < 100_000:
+                cache[word] = found
+        return found
+
     def counts(self, flat: str, words: Sequence[str] | None = None) -> np.ndarray:
         """How many terms of each concept occur in one flattened text (a term once per place)."""
         if not hasattr(self, "names_"):
@@ -130,12 +146,8 @@ class ConceptLexicon:
         words = tokens(flat) if words is None else words
         out = np.zeros(len(self.names_))
         for i, word in enumerate(words):
-            for c in self.exact_.get(word, ()):
+            for c in self._word_concepts(word):
                 out[c] += 1
-            for n in self.prefix_lengths_:
-                if n <= len(word):
-                    for c in self.prefix_.get(word[:n], ()):
-                        out[c] += 1
             for parts, c in self.phrases_.get(word, ()):
                 if tuple(words[i:i + len(parts)]) == parts:
                     out[c] += 1

@@ -157,7 +157,7 @@ class RiskModel:
         # more than it does once (counts made "me" said fifty times read as risk).
         present = (self.lexicon_.counts(flat) > 0).astype(float)
         pairs = present[self.pairs_[:, 0]] * present[self.pairs_[:, 1]]
-        return self.concept_weight * np.r_[present, pairs]
+        return self.concept_weight * np.concatenate([present, pairs])
 
     def _matrix(self, flat: Sequence[str]) -> sp.csr_matrix:
         concepts = np.vstack([self._concepts(f) for f in flat])
