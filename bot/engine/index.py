@@ -397,20 +397,25 @@ class FaqIndex(BaseEstimator):
         content = content_tokens(tokens)
         weights = {t: self.token_idf_.get(t, self.max_idf_) for t in content}
         total = sum(weights.values()) or 1.0
-        own_entry = self.phrasing_entry_[skip] if skip is not None else -1
-        own_counts = self.phrasing_counts_[skip] if skip is not None else {}
         # Words the knowledge base never uses (the left-out phrasing's own words do not count
         # as known): out-of-scope questions nearly always have some, in-scope ones rarely.
-        known = {t: self.kb_counts_.get(t, 0) - (1 if own_counts.get(t) and
-                    self.entry_counts_[own_entry][t] <= own_counts[t] else 0) > 0
-                 for t in weights}
+        if skip is None:  # serving: the counts are all positive, so presence is enough
+            known = {t: t in self.kb_counts_ for t in weights}
+            for r, e in enumerate(top):
+                counts = self.entry_counts_[e]
+                rows[r, 7] = sum(w for t, w in weights.items() if t in counts) / total
+        else:
+            own_entry, own_counts = self.phrasing_entry_[skip], self.phrasing_counts_[skip]
+            known = {t: self.kb_counts_.get(t, 0) - (1 if own_counts.get(t) and
+                        self.entry_counts_[own_entry][t] <= own_counts[t] else 0) > 0
+                     for t in weights}
+            for r, e in enumerate(top):
+                counts = self.entry_counts_[e]
+                minus = own_counts if e == own_entry else {}
+                rows[r, 7] = sum(w for t, w in weights.items()
+                                 if counts.get(t, 0) - minus.get(t, 0) > 0) / total
         kb_cover = sum(w for t, w in weights.items() if known[t]) / total
         unknown = min(sum(not is_known for is_known in known.values()), MAX_UNKNOWN)
-        for r, e in enumerate(top):
-            counts = self.entry_counts_[e]
-            minus = own_counts if e == own_entry else {}
-            rows[r, 7] = sum(w for t, w in weights.items()
-                             if counts.get(t, 0) - minus.get(t, 0) > 0) / total
         rows[:, 0], rows[:, 1] = word_e[top], char_e[top]
         rows[:, 2] = answer[top]
         rows[:, 3] = self._best_sentence(top, *content_vector)
