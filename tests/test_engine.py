@@ -81,8 +81,10 @@ def test_index_follows_estimator_conventions(tiny):
         FaqIndex().fit([])
 
 
-@pytest.mark.parametrize("max_dense_bytes", [0, 2400, 16 * 2**20])  # none, 2, all frequent
-def test_term_documents_scores_one_query_like_the_sparse_product(max_dense_bytes):
+# No dense block; 2 rows (a product over the block); 48 of 50 terms (rows copied out); whole.
+@pytest.mark.parametrize(("max_dense_bytes", "dense_share"),
+                         [(0, 1 / 8), (2400, 1 / 8), (57_600, 0.01), (16 * 2**20, 1 / 8)])
+def test_term_documents_scores_one_query_like_the_sparse_product(max_dense_bytes, dense_share):
     import scipy.sparse as sp
 
     from bot.engine.vectors import TermDocuments
@@ -91,13 +93,24 @@ def test_term_documents_scores_one_query_like_the_sparse_product(max_dense_bytes
     documents = rng.random((300, 50)) * (rng.random((300, 50)) < 0.1)
     documents[:, :3] = rng.random((300, 3))  # terms in every document
     scorer = TermDocuments(sp.csr_matrix(documents, dtype=np.float32),
-                           max_dense_bytes=max_dense_bytes)
+                           max_dense_bytes=max_dense_bytes, dense_share=dense_share)
     assert scorer.dense.nbytes <= max_dense_bytes
     idx = np.array([0, 2, 7, 31, 49])
     weights = rng.random(5).astype(np.float32)
     query = sp.csr_matrix((weights, idx, [0, 5]), shape=(1, 50))
     np.testing.assert_allclose(scorer.score_one(idx, weights), scorer.score_many(query)[0],
                                rtol=1e-5)
+
+
+def test_softmax_matches_scipy():
+    from scipy.special import softmax as scipy_softmax
+
+    from bot.engine.vectors import softmax
+
+    z = np.random.default_rng(1).normal(size=(4, 7)) * 30
+    np.testing.assert_allclose(softmax(z, axis=1), scipy_softmax(z, axis=1))
+    np.testing.assert_allclose(softmax(z[0]), scipy_softmax(z[0]))
+    assert softmax(np.zeros((0, 3)), axis=1).shape == (0, 3)
 
 
 def test_fast_tfidf_matches_sklearn(tiny):
