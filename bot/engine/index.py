@@ -222,6 +222,9 @@ class FaqIndex(BaseEstimator):
         self.sentence_entry_ = np.asarray(sentence_entry, dtype=np.int32)
         self.sentence_starts_ = np.searchsorted(self.sentence_entry_, np.arange(len(entries)))
         self.sentence_ends_ = np.append(self.sentence_starts_[1:], len(sentence_entry))
+        # A small knowledge base scores all its sentences at once, as one product.
+        sentences_by_term = TermDocuments(self.sentence_rows_)
+        self.sentence_terms_ = sentences_by_term if sentences_by_term.whole else None
 
         # Content-token counts for coverage: how much of a query an entry's text explains.
         self.phrasing_counts_ = [Counter(content_tokens(t)) for t in phrasing_tokens]
@@ -432,6 +435,9 @@ class FaqIndex(BaseEstimator):
                        ) -> np.ndarray:
         """Each entry's best answer-sentence cosine with a query's content vector (sorted
         term indices and their weights)."""
+        if self.sentence_terms_ is not None:
+            scores = self.sentence_terms_.score_one(idx, weights)
+            return np.maximum.reduceat(scores, self.sentence_starts_)[entries]
         starts, ends = self.sentence_starts_[entries], self.sentence_ends_[entries]
         counts = ends - starts  # every entry has at least one (maybe empty) sentence
         sentences = spans(starts, counts)
