@@ -129,6 +129,15 @@ def test_every_stored_phrasing_retrieves_its_own_entry(tiny):
             assert engine.rank(phrasing)[0].entry.id == entry.id, phrasing
 
 
+def test_answerability_reading_is_remembered_only_for_the_same_query(tiny):
+    answerability = Engine(tiny).index.answerability_
+    first = answerability.query("how hot is green tea", {"hot", "green", "tea"})
+    assert answerability.query("how hot is green tea", {"hot", "green", "tea"}) is first
+    other = answerability.query("how hot is green tea", {"zebra"})  # other content words
+    assert other is not first and other[3] == 0.0 < first[3]
+    assert answerability.query("green tea", {"hot", "green", "tea"}) is not other
+
+
 def test_shipped_knowledge_retrieves_itself():
     engine = load_engine(SHIPPED).engine
     misses = [(e.id, p) for e in engine.knowledge.entries for p in e.phrasings
