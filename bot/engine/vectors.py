@@ -125,6 +125,8 @@ def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         int(lengths.sum()))
 
 
+# The most memory a TermDocuments spends on its dense block of frequent terms.
+DENSE_BYTES = 16 * 2**20
 # Above this many posting-list entries, scipy's compiled product beats numpy's gather.
 _NUMPY_POSTINGS = 60_000
 # Copying a dense row out for a product costs about as much as multiplying eight rows in place.
@@ -141,7 +143,7 @@ class TermDocuments:
     """
 
     def __init__(self, documents: sp.csr_matrix, *, dense_share: float = 1 / 8,
-                 max_dense_bytes: int = 16 * 2**20):
+                 max_dense_bytes: int = DENSE_BYTES):
         self.matrix_t = documents.T.tocsr()
         n_terms, n_docs = self.matrix_t.shape
         frequency = np.diff(self.matrix_t.indptr)
