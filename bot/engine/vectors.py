@@ -3,6 +3,7 @@ its per-call input validation, which costs ten times the arithmetic for one shor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,10 +53,14 @@ class FastTfidf:
 
     def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(term indices, weights) of one text: a sparse row without the matrix object."""
-        idx, tf = self._counts(text)
-        weights = (1.0 + np.log(tf)) * self.idf[idx]
-        norm = float(np.sqrt((weights * weights).sum()))
-        return idx, (weights / norm if norm else weights)
+        idx, weights = self._counts(text)  # fresh arrays: weighted in place
+        np.log(weights, out=weights)
+        weights += 1.0
+        weights *= self.idf[idx]
+        norm = math.sqrt(float(weights @ weights))
+        if norm:
+            weights /= norm
+        return idx, weights
 
     def __call__(self, texts: Sequence[str]) -> sp.csr_matrix:
         if len(texts) > 8:  # batches: sklearn's own loop is as fast and needs no checking
@@ -76,10 +81,11 @@ class FastTfidf:
 
 
 def _distinct_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(ids, return_counts=True), without its overhead on a query's hundred ids."""
+    """np.unique(ids, return_counts=True), without its overhead on a query's hundred ids
+    (sorts `ids` in place)."""
     if not len(ids):
         return ids, np.zeros(0, dtype=np.float32)
-    ids = np.sort(ids)
+    ids.sort()  # in place: the caller's array is a fresh concatenation
     first = np.empty(len(ids), dtype=bool)
     first[0] = True
     np.not_equal(ids[1:], ids[:-1], out=first[1:])
@@ -121,7 +127,7 @@ def restore_vectorizer(vectorizer: TfidfVectorizer, terms: Sequence[str], idf: n
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions start, start + 1, ... of each (start, length) span, one after another."""
-    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+    return (starts - lengths.cumsum() + lengths).repeat(lengths) + np.arange(
         int(lengths.sum()))
 
 
@@ -190,7 +196,7 @@ class TermDocuments:
             return frequent if frequent is not None else np.zeros(self.n_documents)
         positions = spans(lo, lengths)
         scores = np.bincount(self.matrix_t.indices[positions],
-                             weights=self.matrix_t.data[positions] * np.repeat(weights, lengths),
+                             weights=self.matrix_t.data[positions] * weights.repeat(lengths),
                              minlength=self.n_documents)
         if frequent is not None:
             scores += frequent
