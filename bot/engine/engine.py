@@ -206,7 +206,7 @@ class Engine:
     def _rank(self, query: str, vectors: QueryVectors, *, explain: int = 1) -> list[Scored]:
         found = self.index.candidates(vectors, **self.classifier_signals(vectors.normalized))[0]
         confidence = self.params.confidence(found.features)
-        order = np.argsort(-confidence, kind="stable")
+        order = (-confidence).argsort(kind="stable")
         entries = self.knowledge.entries
         ranked = []
         for rank, r in enumerate(order):

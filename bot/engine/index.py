@@ -91,7 +91,7 @@ class QueryVectors:
         else:
             row = self.content[i]
             idx, weights = row.indices, row.data
-        order = np.argsort(idx, kind="stable")
+        order = idx.argsort(kind="stable")
         return idx[order], weights[order]
 
     @property
@@ -371,7 +371,7 @@ class FaqIndex(BaseEstimator):
              skip, scope, near) -> Candidates:
         k = min(self.shortlist, len(pre))
         top = np.argpartition(pre, len(pre) - k)[-k:] if k < len(pre) else np.arange(len(pre))
-        top = top[np.argsort(-pre[top], kind="stable")]
+        top = top[(-pre[top]).argsort(kind="stable")]
         # Fuzzy re-scoring only on the closest phrasings of the shortlisted entries.
         lo, hi = self.entry_starts_[top], self.entry_ends_[top]
         pool = spans(lo, hi - lo)
