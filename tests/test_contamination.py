@@ -32,11 +32,15 @@ def _training_texts() -> dict[str, list[str]]:
     from bot import paths
     from bot.knowledge import load_knowledge
     from bot.knowledge.importer import parse_faq
-    from bot.safety_files import read_corpus
+    from bot.safety_files import SAFETY_DIR, read_corpus
 
     texts: dict[str, list[str]] = {}
     for e in read_corpus():
         texts.setdefault(f"knowledge/safety/{e.writer}.jsonl", []).append(e.text)
+    pending = SAFETY_DIR / "pending"  # written for training, waiting to be trained on
+    if pending.is_dir():
+        for e in read_corpus(pending):
+            texts.setdefault(f"knowledge/safety/pending/{e.writer}.jsonl", []).append(e.text)
     # The seed questions are the knowledge itself, kept verbatim, not training data.
     seed = {p.question for p in parse_faq(paths.SEED_COPY.read_text(encoding="utf-8"))}
     knowledge = load_knowledge(paths.DEFAULT_KNOWLEDGE)
