@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.engine.answerability import ANSWERABILITY, Answerability
 from bot.engine.text import Normalizer, clean, content_tokens, words
-from bot.engine.vectors import DENSE_BYTES, FastTfidf, TermDocuments, spans
+from bot.engine.vectors import FastTfidf, TermDocuments, spans
 from bot.knowledge.model import Entry
 
 # Bumped whenever a feature changes meaning: models and caches of another version are not used.
@@ -224,7 +224,7 @@ class FaqIndex(BaseEstimator):
         self.sentence_ends_ = np.append(self.sentence_starts_[1:], len(sentence_entry))
         # A small knowledge base scores all its sentences at once, as one product.
         self.sentence_terms_ = TermDocuments(self.sentence_rows_) \
-            if np.prod(self.sentence_rows_.shape) * 4 <= DENSE_BYTES else None
+            if TermDocuments.holds_whole(self.sentence_rows_.shape) else None
 
         # Content-token counts for coverage: how much of a query an entry's text explains.
         self.phrasing_counts_ = [Counter(content_tokens(t)) for t in phrasing_tokens]

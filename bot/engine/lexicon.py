@@ -118,6 +118,7 @@ class ConceptLexicon:
                                      for parts, c in v] for k, v in data["phrases"].items()}
         lexicon.unspaced_ = [(str(term), concepts(cs)) for term, cs in data["unspaced"]]
         lexicon.prefix_lengths_ = sorted({len(p) for p in lexicon.prefix_}, reverse=True)
+        lexicon._word_cache = {}
         return lexicon
 
     @property
@@ -127,7 +128,7 @@ class ConceptLexicon:
     def _word_concepts(self, word: str) -> tuple[int, ...]:
         """The concepts one word is a term of, exactly or by prefix (cached: the same words
         come back in every message, and the prefix lookups are most of the counting)."""
-        cache = self.__dict__.setdefault("_word_cache", {})
+        cache = self._word_cache
         found = cache.get(word)
         if found is None:
             found = [*self.exact_.get(word, ())]

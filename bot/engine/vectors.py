@@ -154,8 +154,7 @@ class TermDocuments:
         n_terms, n_docs = self.matrix_t.shape
         frequency = np.diff(self.matrix_t.indptr)
         budget = max_dense_bytes // (4 * max(n_docs, 1))
-        # Small enough to hold whole: a query is one gather and one product.
-        self.whole = n_terms <= budget
+        self.whole = self.holds_whole(documents.shape, max_dense_bytes)
         if self.whole:
             frequent = np.arange(n_terms)
         else:
@@ -164,6 +163,13 @@ class TermDocuments:
         self.dense_row = np.full(n_terms, -1, dtype=np.int64)
         self.dense_row[frequent] = np.arange(len(frequent))
         self.dense = np.ascontiguousarray(self.matrix_t[frequent].toarray(), dtype=np.float32)
+
+    @staticmethod
+    def holds_whole(shape: tuple[int, int], max_dense_bytes: int = DENSE_BYTES) -> bool:
+        """Whether documents of `shape` (documents x terms) are small enough to hold whole,
+        as float32: a query is then one gather and one product."""
+        n_docs, n_terms = shape
+        return n_terms <= max_dense_bytes // (4 * max(n_docs, 1))
 
     @property
     def n_documents(self) -> int:
