@@ -82,24 +82,32 @@ def test_index_follows_estimator_conventions(tiny):
 
 
 # No dense block; 2 rows (a product over the block); 48 of 50 terms (rows copied out); whole.
+# Each with scipy's compiled kernel walking the posting lists, and without it (numpy's walk).
+@pytest.mark.parametrize("kernel", [True, False])
 @pytest.mark.parametrize(("max_dense_bytes", "dense_share"),
                          [(0, 1 / 8), (2400, 1 / 8), (57_600, 0.01), (16 * 2**20, 1 / 8)])
-def test_term_documents_scores_one_query_like_the_sparse_product(max_dense_bytes, dense_share):
+def test_term_documents_scores_one_query_like_the_sparse_product(max_dense_bytes, dense_share,
+                                                                 kernel, monkeypatch):
     import scipy.sparse as sp
 
-    from bot.engine.vectors import TermDocuments
+    from bot.engine import vectors
 
+    if not kernel:
+        monkeypatch.setattr(vectors, "_column_product", None)
     rng = np.random.default_rng(0)
     documents = rng.random((300, 50)) * (rng.random((300, 50)) < 0.1)
     documents[:, :3] = rng.random((300, 3))  # terms in every document
-    scorer = TermDocuments(sp.csr_matrix(documents, dtype=np.float32),
-                           max_dense_bytes=max_dense_bytes, dense_share=dense_share)
+    documents[:, 20] = 0.0  # a term no document has: an empty posting list
+    scorer = vectors.TermDocuments(sp.csr_matrix(documents, dtype=np.float32),
+                                   max_dense_bytes=max_dense_bytes, dense_share=dense_share)
     assert scorer.dense.nbytes <= max_dense_bytes
-    idx = np.array([0, 2, 7, 31, 49])
-    weights = rng.random(5).astype(np.float32)
-    query = sp.csr_matrix((weights, idx, [0, 5]), shape=(1, 50))
-    np.testing.assert_allclose(scorer.score_one(idx, weights), scorer.score_many(query)[0],
-                               rtol=1e-5)
+    # Unsorted, with neighbouring terms and the empty one (the kernel's column ranges).
+    for idx in ([0, 2, 7, 31, 49], [49, 8, 7, 20, 21, 0, 30, 2], [20], [13]):
+        idx = np.array(idx)
+        weights = rng.random(len(idx)).astype(np.float32)
+        query = sp.csr_matrix((weights, idx, [0, len(idx)]), shape=(1, 50))
+        np.testing.assert_allclose(scorer.score_one(idx, weights), scorer.score_many(query)[0],
+                                   rtol=1e-5, atol=1e-7)
 
 
 def test_softmax_matches_scipy():

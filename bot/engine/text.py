@@ -20,6 +20,8 @@ from rapidfuzz.distance import OSA
 INVISIBLE_CODEPOINTS = (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
                         0xFEFF, 0x00AD, 0x034F, 0x061C, 0x180E)
 _DROP_INVISIBLE = dict.fromkeys(INVISIBLE_CODEPOINTS)
+# Searching for them first is far cheaper than translating a long text that has none.
+_INVISIBLE = re.compile("[" + "".join(re.escape(chr(c)) for c in INVISIBLE_CODEPOINTS) + "]")
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")  # terminal control codes
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # Unicode category C within ASCII
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
@@ -65,7 +67,10 @@ def _clean(text: str) -> str:
 
 def strip_invisible(text: str) -> str:
     """NFKC (full-width ＠ becomes @) without zero-width or bidi characters; case kept."""
-    return unicodedata.normalize("NFKC", text).translate(_DROP_INVISIBLE)
+    if text.isascii():  # NFKC changes no ASCII, and every invisible character is beyond it
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    return _INVISIBLE.sub("", text) if _INVISIBLE.search(text) else text
 
 
 def words(text: str) -> list[str]:

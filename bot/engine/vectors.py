@@ -10,6 +10,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+try:  # scipy's compiled kernel behind a CSC matrix times a vector
+    from scipy.sparse._sparsetools import csc_matvec as _column_product
+except ImportError:  # private, so a later scipy may move it: numpy then walks the postings
+    _column_product = None
+
 
 class FastTfidf:
     """Wraps a fitted vectorizer (sublinear tf, l2 norm, as FaqIndex configures them)."""
@@ -133,7 +138,8 @@ def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 # The most memory a TermDocuments spends on its dense block of frequent terms.
 DENSE_BYTES = 16 * 2**20
-# Above this many posting-list entries, scipy's compiled product beats numpy's gather.
+# Above this many posting-list entries, scipy's sparse product beats numpy's gather (only
+# where scipy's kernel cannot be called directly).
 _NUMPY_POSTINGS = 60_000
 # Copying a dense row out for a product costs about as much as multiplying eight rows in place.
 _GATHER_COST = 8
@@ -163,6 +169,9 @@ class TermDocuments:
         self.dense_row = np.full(n_terms, -1, dtype=np.int64)
         self.dense_row[frequent] = np.arange(len(frequent))
         self.dense = np.ascontiguousarray(self.matrix_t[frequent].toarray(), dtype=np.float32)
+        # The compiled kernel takes one index type and one value type throughout.
+        self.indices_ = self.matrix_t.indices.astype(self.matrix_t.indptr.dtype, copy=False)
+        self.data_ = self.matrix_t.data.astype(np.float32, copy=False)
 
     @staticmethod
     def holds_whole(shape: tuple[int, int], max_dense_bytes: int = DENSE_BYTES) -> bool:
@@ -176,8 +185,8 @@ class TermDocuments:
         return self.matrix_t.shape[1]
 
     def score_one(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
-        """Scores (documents,) of one query given as (term indices, weights); None when its
-        rare terms' posting lists are so long that the sparse product is faster."""
+        """Scores (documents,) of one query given as (term indices, weights); None when the
+        sparse product is faster (only without scipy's kernel, for very long posting lists)."""
         if self.whole:
             return weights @ self.dense[idx]
         frequent = None
@@ -193,20 +202,43 @@ class TermDocuments:
                 frequent = weights[in_block] @ self.dense[rows[in_block]]
             if n_in:
                 idx, weights = idx[~in_block], weights[~in_block]
+        if not len(idx):
+            return frequent if frequent is not None else np.zeros(self.n_documents, np.float32)
+        scores = self._walk(idx, weights) if _column_product is not None \
+            else self._walk_numpy(idx, weights)
+        if scores is not None and frequent is not None:
+            scores += frequent
+        return scores
+
+    def _walk(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The weighted sum of the terms' posting lists, by scipy's compiled column product.
+        Read as CSC (documents x terms), each posting list is a column. Listed from the last
+        term to the first, with a weight-0 column between each two, the gaps are empty ranges
+        (each starts past its end), so no posting is copied or gathered."""
+        order = np.argsort(-idx)
+        idx, weights = idx[order], weights[order]
+        indptr = self.matrix_t.indptr
+        columns = np.empty(2 * len(idx), dtype=indptr.dtype)
+        columns[0::2], columns[1::2] = indptr[idx], indptr[idx + 1]
+        x = np.zeros(len(columns) - 1, dtype=np.float32)
+        x[0::2] = weights
+        scores = np.zeros(self.n_documents, dtype=np.float32)
+        _column_product(self.n_documents, len(x), columns, self.indices_, self.data_, x,
+                        scores)
+        return scores
+
+    def _walk_numpy(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
         lo, hi = self.matrix_t.indptr[idx], self.matrix_t.indptr[idx + 1]
         lengths = hi - lo
         total = int(lengths.sum())
         if total > _NUMPY_POSTINGS:
             return None
-        if not total:
-            return frequent if frequent is not None else np.zeros(self.n_documents)
+        if not total:  # bincount would count in integers
+            return np.zeros(self.n_documents)
         positions = spans(lo, lengths)
-        scores = np.bincount(self.matrix_t.indices[positions],
-                             weights=self.matrix_t.data[positions] * weights.repeat(lengths),
-                             minlength=self.n_documents)
-        if frequent is not None:
-            scores += frequent
-        return scores
+        return np.bincount(self.matrix_t.indices[positions],
+                           weights=self.matrix_t.data[positions] * weights.repeat(lengths),
+                           minlength=self.n_documents)
 
     def score_many(self, queries: sp.csr_matrix) -> np.ndarray:
         """Scores (queries x documents) of query rows."""
