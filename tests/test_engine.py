@@ -12,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.engine.decide import Scored, decide
 from bot.engine.engine import Engine
@@ -124,7 +125,11 @@ def test_softmax_matches_scipy():
 def test_fast_tfidf_matches_sklearn(tiny):
     index = FaqIndex().fit(tiny.entries, tiny.synonyms)
     texts = [index.normalizer_(q) for q in ["how hot", "green tea caffeine", "zzz"]]
-    for vectorizer in (index.word_, index.char_):
+    # The index's own, and word n-grams (the fast path) of another range and tokenizer.
+    other = TfidfVectorizer(analyzer="word", tokenizer=lambda t: t.split("e"),
+                            token_pattern=None, ngram_range=(2, 3), lowercase=False,
+                            sublinear_tf=True).fit([*texts, "green tea is hot", "tea zzz"])
+    for vectorizer in (index.word_, index.char_, other):
         fast = FastTfidf(vectorizer)
         np.testing.assert_allclose(fast(texts).toarray(), vectorizer.transform(texts).toarray(),
                                    atol=1e-6)
