@@ -219,8 +219,7 @@ def load_engine(knowledge_path: str | Path = paths.DEFAULT_KNOWLEDGE,
     params, notices = load_params(model_path)
     key = inputs.key(params)
     index = FaqIndex(subjects=inputs.subjects, background=inputs.background).fit(
-        knowledge.entries, knowledge.synonyms,
-                                                   title=knowledge.title)
+        knowledge.entries, knowledge.synonyms, title=knowledge.title)
     cache_path = paths.cache_path_for(knowledge_path)
     cached = read_cache(cache_path, cache_key(key, params), index) if use_cache else None
     if cached is not None:
