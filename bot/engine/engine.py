@@ -239,7 +239,6 @@ class Engine:
                 ranked = candidate
         return decide(ranked, self.params.thresholds)
 
-
     def is_broad(self, query: str, tokens: Sequence[str] | None = None) -> bool:
         """Does the query name the knowledge's topic and nothing else ("what is ketamine")?
         `tokens`: its normalizer tokens, when the caller has them already."""
