@@ -31,8 +31,8 @@ class FastTfidf:
         self._by_word = vectorizer.analyzer == "char_wb" and vectorizer.preprocessor is None \
             and not vectorizer.lowercase and vectorizer.strip_accents is None
         self._word_terms: dict[str, np.ndarray] = {}
-        # Word n-grams of a tokenizer's tokens, as the analyzer makes them, without the
-        # analyzer's layers of decoding and preprocessing that change nothing here.
+        # Word n-grams of a tokenizer's tokens, made by the vectorizer's own n-gram step
+        # without the analyzer's layers of decoding and preprocessing that change nothing here.
         plain = vectorizer.preprocessor is None and not vectorizer.lowercase \
             and vectorizer.strip_accents is None and vectorizer.stop_words is None
         self._tokenize = vectorizer.tokenizer if vectorizer.analyzer == "word" and plain \
@@ -53,8 +53,8 @@ class FastTfidf:
             if not ids:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             return _distinct_counts(np.concatenate(ids))
-        terms = self.analyzer(text) if self._tokenize is None else word_ngrams(
-            self._tokenize(text), *self.vectorizer.ngram_range)
+        terms = self.analyzer(text) if self._tokenize is None \
+            else self.vectorizer._word_ngrams(self._tokenize(text))
         counts: dict[int, int] = {}
         for j in map(self.vocabulary.get, terms):
             if j is not None:
@@ -90,14 +90,6 @@ class FastTfidf:
             (np.concatenate(values) if values else np.zeros(0, np.float32),
              np.concatenate(indices) if indices else np.zeros(0, np.int32), indptr),
             shape=(len(rows), len(self.idf)), dtype=np.float32)
-
-
-def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
-    """The n-grams (min_n <= n <= max_n) of tokens, in the order a word analyzer gives them."""
-    terms = list(tokens) if min_n == 1 else []
-    for n in range(max(min_n, 2), max_n + 1):
-        terms += map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False))
-    return terms
 
 
 def _distinct_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
