@@ -367,3 +367,18 @@ def test_nearest_negative_remembers_each_out_of_scope_question(tiny):
     assert close > 0.99 and far < 0.5
     nothing = features.rows([], batch=True)
     assert NearestNegative().fit(nothing).similarity(features.rows(["tea"]))[0] == 0.0
+
+
+def test_strip_invisible_is_nfkc_without_invisible_characters():
+    import random
+    import unicodedata
+
+    from bot.engine.text import INVISIBLE_CODEPOINTS, strip_invisible
+
+    drop = dict.fromkeys(INVISIBLE_CODEPOINTS)
+    pool = [chr(c) for c in INVISIBLE_CODEPOINTS] + list("ab @＠é—ﬁ\u2028\x00") + ["\U0001f600"]
+    rng = random.Random(0)
+    for _ in range(2000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
+        assert strip_invisible(text) == unicodedata.normalize("NFKC", text).translate(drop)
+    assert strip_invisible("@\u200beveryone ＠here") == "@everyone @here"
