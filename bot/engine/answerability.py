@@ -115,6 +115,7 @@ class Answerability:
             self.entry_subjects_.append(frozenset(found))
         self.evidence_ = [frozenset(kind for kind, pattern in _EVIDENCE.items()
                                     if pattern.search(entry.answer)) for entry in entries]
+        self._last_query = None
         questions = [content_tokens(tokens_of(e.question)) for e in entries]
         share = Counter(t for q in questions for t in q)
         common = [t for t, n in share.most_common() if n >= max(2, TOPIC_SHARE * len(entries))]
@@ -159,7 +160,7 @@ class Answerability:
         """(subjects named, question types asked, broad?, share of its content words that
         are the knowledge's own) of one query; `content` is its content tokens as the index
         sees them. Broad: a few content words, all of them the topic's own."""
-        last = getattr(self, "_last_query", None)  # matching asks twice about each query
+        last = self._last_query  # matching asks twice about each query
         if last is not None and last[0] == text and last[1] == content:
             return last[2]
         found = self._query(text, content)

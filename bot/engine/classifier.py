@@ -284,15 +284,21 @@ class ExampleNeighbours:
 
     def fit(self, examples: FeatureRows, labels: Sequence[int], n_entries: int
             ) -> ExampleNeighbours:
-        order = np.argsort(np.asarray(labels), kind="stable")
-        self.labels_ = np.asarray(labels)[order]
+        labels = np.asarray(labels, dtype=np.int64)
+        order = np.argsort(labels, kind="stable")
         self.order_ = order  # example number of each stored row
-        self.n_entries_ = n_entries
-        self.starts_ = np.searchsorted(self.labels_, np.arange(n_entries))
+        self._set_labels(labels[order], n_entries)
         matrix = sp.hstack([examples.word, examples.char], format="csr")[order] / np.sqrt(2)
         self.examples_ = TermDocuments(sp.csr_matrix(matrix, dtype=np.float32))
-        self._present_labels = self._support = None
         return self
+
+    def _set_labels(self, labels: np.ndarray, n_entries: int) -> None:
+        """The stored rows' entries (sorted) and what follows from them, asked at every
+        query: where each entry's rows start, which entries have any, and its support."""
+        self.labels_, self.n_entries_ = labels, n_entries
+        self.starts_ = np.searchsorted(labels, np.arange(n_entries))
+        self.present_ = np.unique(labels)
+        self.support_ = np.log1p(np.bincount(labels, minlength=n_entries))
 
     def similarity(self, rows: FeatureRows, exclude: Sequence[int | None] | None = None
                    ) -> np.ndarray:
@@ -314,23 +320,15 @@ class ExampleNeighbours:
                 if j is not None:
                     scores[i, position[j]] = 0.0
         out = np.zeros((scores.shape[0], self.n_entries_))
-        present = self._present()
+        present = self.present_
         out[:, present] = np.maximum.reduceat(scores, self.starts_[present], axis=1)
         return out
-
-    def _present(self) -> np.ndarray:
-        """The entries that have examples (asked at every query: computed once)."""
-        if getattr(self, "_present_labels", None) is None:
-            self._present_labels = np.unique(self.labels_)
-        return self._present_labels
 
     def support(self) -> np.ndarray:
         """How many training examples each entry has (log): a new entry with three alternates
         has weaker classifier and neighbour signals than one with eighty, and the weights
         can allow for it."""
-        if getattr(self, "_support", None) is None:  # asked at every query: computed once
-            self._support = np.log1p(np.bincount(self.labels_, minlength=self.n_entries_))
-        return self._support
+        return self.support_
 
     def _many(self, rows: FeatureRows) -> np.ndarray:
         both = sp.hstack([rows.word, rows.char], format="csr") if not rows.single else \
@@ -355,10 +353,8 @@ class ExampleNeighbours:
             raise ValueError("neighbour arrays do not fit these features")
         model.examples_ = TermDocuments(sp.csr_matrix(
             (arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape))
-        model.labels_ = np.asarray(arrays["labels"], dtype=np.int64)
         model.order_ = np.asarray(arrays["order"], dtype=np.int64)
-        model.n_entries_ = int(arrays["n_entries"])
-        model.starts_ = np.searchsorted(model.labels_, np.arange(model.n_entries_))
+        model._set_labels(np.asarray(arrays["labels"], dtype=np.int64), int(arrays["n_entries"]))
         return model
 
 

@@ -26,17 +26,17 @@ class FastTfidf:
         self.analyzer = vectorizer.build_analyzer()
         self.vocabulary = vectorizer.vocabulary_
         self.idf = vectorizer.idf_.astype(np.float32)
+        # Text the analyzer passes on unchanged (no preprocessing, case or accent folding).
+        plain = vectorizer.preprocessor is None and not vectorizer.lowercase \
+            and vectorizer.strip_accents is None
         # char_wb n-grams never cross a space, so a text's n-grams are its words' n-grams put
         # together, and each word's are looked up once (words repeat across queries).
-        self._by_word = vectorizer.analyzer == "char_wb" and vectorizer.preprocessor is None \
-            and not vectorizer.lowercase and vectorizer.strip_accents is None
+        self._by_word = vectorizer.analyzer == "char_wb" and plain
         self._word_terms: dict[str, np.ndarray] = {}
         # Word n-grams of a tokenizer's tokens, made by the vectorizer's own n-gram step
-        # without the analyzer's layers of decoding and preprocessing that change nothing here.
-        plain = vectorizer.preprocessor is None and not vectorizer.lowercase \
-            and vectorizer.strip_accents is None and vectorizer.stop_words is None
+        # without the analyzer's layers that change nothing here.
         self._tokenize = vectorizer.tokenizer if vectorizer.analyzer == "word" and plain \
-            and vectorizer.tokenizer is not None else None
+            and vectorizer.stop_words is None and vectorizer.tokenizer is not None else None
 
     def _word_term_ids(self, word: str) -> np.ndarray:
         ids = self._word_terms.get(word)
